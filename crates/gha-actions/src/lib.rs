@@ -1,0 +1,1 @@
+//! `gha-actions`: see the crate README.

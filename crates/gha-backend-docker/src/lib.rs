@@ -1,0 +1,1 @@
+//! `gha-backend-docker`: see the crate README.

@@ -1,0 +1,1 @@
+//! `gha-backend-ecs`: see the crate README.

@@ -1,0 +1,23 @@
+//! `gha`: run GitHub Actions workflows outside GitHub.
+//!
+//! The binary is thin: it parses flags, composes the library crates and renders results.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run GitHub Actions workflows on this machine, in Docker, or on AWS ECS.
+#[derive(Debug, Parser)]
+#[command(name = "gha", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {}
+}

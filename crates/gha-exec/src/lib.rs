@@ -1,0 +1,1 @@
+//! `gha-exec`: see the crate README.

@@ -1,0 +1,1 @@
+//! `gha-expr`: see the crate README.

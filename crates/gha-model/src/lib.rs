@@ -1,0 +1,1 @@
+//! `gha-model`: see the crate README.

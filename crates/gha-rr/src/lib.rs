@@ -1,0 +1,1 @@
+//! `gha-rr`: see the crate README.
