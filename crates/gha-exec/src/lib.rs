@@ -1,1 +1,44 @@
-//! `gha-exec`: see the crate README.
+//! `gha-exec`: how a GitHub Actions run unfolds.
+//!
+//! This crate defines the seams every backend and tool plugs into — [`Backend`] and [`JobEnv`]
+//! (where jobs run), [`Exec`] and [`LogSink`] (one process and its output), [`StepTracer`]
+//! (watching a step) and [`RunObserver`] (run events) — and ships [`HostBackend`], which runs
+//! jobs as processes on this machine.
+//!
+//! ```
+//! use gha_exec::{Backend, Exec, HostBackend, HostBackendOptions, JobSpec, VecLogSink};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! # let repo = tempfile::tempdir().unwrap();
+//! # let runs = tempfile::tempdir().unwrap();
+//! let backend = HostBackend::new(HostBackendOptions::new(runs.path()));
+//! let job = backend.start_job(&JobSpec::new("hello", repo.path())).await?;
+//! let log = VecLogSink::default();
+//! let status = job.exec(&Exec::new(["echo", "hi"]), &log, CancellationToken::new()).await?;
+//! assert!(status.success());
+//! job.stop().await?;
+//! # Ok::<(), gha_exec::BackendError>(())
+//! # }).unwrap();
+//! ```
+
+pub mod backend;
+pub mod conclusion;
+pub mod exec;
+pub mod host;
+pub mod log_sink;
+pub mod observer;
+pub mod tracer;
+
+pub use async_trait::async_trait;
+pub use backend::{
+    Backend, BackendError, ContainerInfo, ContainerSpec, JobEnv, JobPaths, JobSpec,
+    RegistryCredentials, RunnerInfo, RunningContainer, RunningService, ServiceSpec,
+};
+pub use conclusion::Conclusion;
+pub use exec::{Exec, ExitStatus, KillPolicy};
+pub use host::{HostBackend, HostBackendOptions, HostJobEnv};
+pub use log_sink::{LogSink, MAX_LINE_BYTES, NullLogSink, OutputStream, VecLogSink};
+pub use observer::{Annotation, AnnotationLevel, JobRef, RunEvent, RunObserver, StepRef};
+pub use tokio_util::sync::CancellationToken;
+pub use tracer::{Mount, StepInfo, StepTracer, TraceArtifact, TracerRequirements};

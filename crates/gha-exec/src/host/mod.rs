@@ -1,0 +1,416 @@
+//! The host backend: jobs run as child processes on this machine.
+//!
+//! Each job gets a run directory under [`HostBackendOptions::runs_dir`]:
+//!
+//! ```text
+//! <runs_dir>/<run id>-<job>-<n>/
+//!     work/<repo>/   the workspace: a copy of the working tree (or the tree itself with --bind)
+//!     _temp/         RUNNER_TEMP
+//!     _tool/         RUNNER_TOOL_CACHE
+//! ```
+//!
+//! Every step process starts in its own process group; cancellation escalates SIGINT → SIGTERM →
+//! SIGKILL on that group, and [`JobEnv::stop`] kills every group the job started and removes the
+//! run directory.
+
+mod lines;
+mod process;
+mod workspace;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{Backend, BackendError, JobEnv, JobPaths, JobSpec};
+use crate::exec::{Exec, ExitStatus};
+use crate::log_sink::LogSink;
+
+/// Settings of a [`HostBackend`].
+///
+/// ```
+/// use gha_exec::HostBackendOptions;
+/// let o = HostBackendOptions::new("/tmp/gha-runs");
+/// assert!(!o.keep_run_dirs);
+/// ```
+#[derive(Clone, Debug)]
+pub struct HostBackendOptions {
+    /// Where per-job run directories are created.
+    pub runs_dir: PathBuf,
+    /// Keep run directories after the job (for debugging).
+    pub keep_run_dirs: bool,
+}
+
+impl HostBackendOptions {
+    /// Run directories under `runs_dir`, removed after each job.
+    pub fn new(runs_dir: impl Into<PathBuf>) -> HostBackendOptions {
+        HostBackendOptions {
+            runs_dir: runs_dir.into(),
+            keep_run_dirs: false,
+        }
+    }
+}
+
+/// Runs jobs on this machine (the embedded default backend). See the module docs.
+///
+/// ```
+/// use gha_exec::{Backend, HostBackend, HostBackendOptions, JobSpec};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let repo = tempfile::tempdir().unwrap();
+/// std::fs::write(repo.path().join("Cargo.toml"), "[package]").unwrap();
+/// let runs = tempfile::tempdir().unwrap();
+/// let backend = HostBackend::new(HostBackendOptions::new(runs.path()));
+/// let env = backend.start_job(&JobSpec::new("build", repo.path())).await.unwrap();
+/// let ws = env.paths().workspace.clone();
+/// assert!(std::path::Path::new(&ws).join("Cargo.toml").exists());
+/// env.stop().await.unwrap();
+/// assert!(!std::path::Path::new(&ws).exists());
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct HostBackend {
+    options: HostBackendOptions,
+    counter: AtomicU64,
+}
+
+impl HostBackend {
+    /// A host backend with `options`.
+    pub fn new(options: HostBackendOptions) -> HostBackend {
+        HostBackend {
+            options,
+            counter: AtomicU64::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for HostBackend {
+    fn name(&self) -> &str {
+        "host"
+    }
+
+    async fn start_job(&self, spec: &JobSpec) -> Result<Box<dyn JobEnv>, BackendError> {
+        if spec.container.is_some() {
+            return Err(BackendError::Unsupported(
+                "a job `container:` (use --backend docker)".into(),
+            ));
+        }
+        if !spec.services.is_empty() {
+            return Err(BackendError::Unsupported(
+                "service containers (use --backend docker)".into(),
+            ));
+        }
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let run_dir = self.options.runs_dir.join(format!(
+            "{}-{}-{}-{n}",
+            crate::backend::sanitize_name(&spec.run_id),
+            spec.unique_name,
+            std::process::id()
+        ));
+        let repo_name = spec
+            .repository
+            .rsplit('/')
+            .next()
+            .filter(|s| !s.is_empty())
+            .map(crate::backend::sanitize_name)
+            .unwrap_or_else(|| "repo".into());
+        let spec = spec.clone();
+        let keep = self.options.keep_run_dirs;
+        tokio::task::spawn_blocking(move || HostJobEnv::create(run_dir, &repo_name, &spec, keep))
+            .await
+            .map_err(|e| BackendError::Other(format!("job set-up panicked: {e}")))?
+            .map(|env| Box::new(env) as Box<dyn JobEnv>)
+    }
+}
+
+/// One job's environment on the host.
+#[derive(Debug)]
+pub struct HostJobEnv {
+    run_dir: PathBuf,
+    paths: JobPaths,
+    workspace: PathBuf,
+    keep: bool,
+    groups: process::ProcessGroups,
+    stopped: AtomicBool,
+}
+
+impl HostJobEnv {
+    fn create(
+        run_dir: PathBuf,
+        repo_name: &str,
+        spec: &JobSpec,
+        keep: bool,
+    ) -> Result<HostJobEnv, BackendError> {
+        let temp = run_dir.join("_temp");
+        let tool = run_dir.join("_tool");
+        for d in [&temp, &tool] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| BackendError::io(format!("creating {}", d.display()), e))?;
+        }
+        let workspace = if spec.bind_workspace {
+            spec.source_dir.clone()
+        } else {
+            let ws = run_dir.join("work").join(repo_name);
+            if let Err(e) = workspace::copy_working_tree(&spec.source_dir, &ws) {
+                let _ = std::fs::remove_dir_all(&run_dir);
+                return Err(e);
+            }
+            ws
+        };
+        let s = |p: &Path| p.to_string_lossy().into_owned();
+        let paths = JobPaths {
+            workspace: s(&workspace),
+            temp: s(&temp),
+            tool_cache: s(&tool),
+            home: std::env::var("HOME").unwrap_or_else(|_| s(&run_dir)),
+            host_workspace: Some(workspace.clone()),
+        };
+        Ok(HostJobEnv {
+            run_dir,
+            paths,
+            workspace,
+            keep,
+            groups: process::ProcessGroups::default(),
+            stopped: AtomicBool::new(false),
+        })
+    }
+
+    /// The job's run directory on the host.
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+}
+
+#[async_trait]
+impl JobEnv for HostJobEnv {
+    fn paths(&self) -> &JobPaths {
+        &self.paths
+    }
+
+    async fn exec(
+        &self,
+        exec: &Exec,
+        sink: &dyn LogSink,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus, BackendError> {
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(BackendError::Other(
+                "the job environment was stopped".into(),
+            ));
+        }
+        process::run(exec, &self.workspace, sink, cancel, &self.groups).await
+    }
+
+    async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), BackendError> {
+        let path = PathBuf::from(path);
+        let contents = contents.to_vec();
+        tokio::task::spawn_blocking(move || {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| BackendError::io(format!("creating {}", parent.display()), e))?;
+            }
+            std::fs::write(&path, contents)
+                .map_err(|e| BackendError::io(format!("writing {}", path.display()), e))
+        })
+        .await
+        .map_err(|e| BackendError::Other(e.to_string()))?
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, BackendError> {
+        match tokio::fs::read(path).await {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(BackendError::NotFound(path.to_string()))
+            }
+            Err(e) => Err(BackendError::io(format!("reading {path}"), e)),
+        }
+    }
+
+    async fn stop(&self) -> Result<(), BackendError> {
+        if self.stopped.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.groups.kill_all();
+        if !self.keep {
+            let dir = self.run_dir.clone();
+            tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(BackendError::io(format!("removing {}", dir.display()), e)),
+            })
+            .await
+            .map_err(|e| BackendError::Other(e.to_string()))??;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for HostJobEnv {
+    fn drop(&mut self) {
+        // A job dropped without stop() (panic, cancelled future): still leave nothing running.
+        self.groups.kill_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::exec::KillPolicy;
+    use crate::log_sink::{OutputStream, VecLogSink};
+
+    async fn env() -> (tempfile::TempDir, tempfile::TempDir, Box<dyn JobEnv>) {
+        let repo = tempfile::tempdir().unwrap();
+        let runs = tempfile::tempdir().unwrap();
+        let backend = HostBackend::new(HostBackendOptions::new(runs.path()));
+        let env = backend
+            .start_job(&JobSpec::new("t", repo.path()))
+            .await
+            .unwrap();
+        (repo, runs, env)
+    }
+
+    /// Whether `pid` exists and is not a zombie (an orphan's zombie waits for init to reap it).
+    fn alive(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => {
+                let state = stat.rsplit_once(") ").map(|(_, r)| r.chars().next());
+                state != Some(Some('Z'))
+            }
+            Err(_) => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_both_streams_and_reports_exit_code() {
+        let (_r, _d, env) = env().await;
+        let sink = VecLogSink::default();
+        let st = env
+            .exec(
+                &Exec::new(["sh", "-c", "echo out; echo err >&2; exit 3"]),
+                &sink,
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(st.code, Some(3));
+        let mut lines = sink.lines();
+        lines.sort_by_key(|(s, _)| *s == OutputStream::Stderr);
+        assert_eq!(
+            lines,
+            vec![
+                (OutputStream::Stdout, "out".to_string()),
+                (OutputStream::Stderr, "err".to_string())
+            ]
+        );
+        env.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_not_found() {
+        let (_r, _d, env) = env().await;
+        let err = env
+            .exec(
+                &Exec::new(["definitely-not-a-program-xyz"]),
+                &VecLogSink::default(),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BackendError::NotFound(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn cancel_escalates_to_sigterm_then_sigkill_and_kills_the_group() {
+        let (_r, _d, env) = env().await;
+        let pidfile = format!("{}/pids", env.paths().temp);
+        // Ignores SIGINT and SIGTERM; starts a grandchild in the same group.
+        let script = format!(
+            "trap '' INT TERM; sleep 300 & echo $! > {pidfile}; echo started; while true; do sleep 0.05; done"
+        );
+        let mut exec = Exec::new(["bash", "-c", script.as_str()]);
+        exec.kill_policy = KillPolicy {
+            after_sigint: Duration::from_millis(200),
+            after_sigterm: Duration::from_millis(200),
+        };
+        let cancel = CancellationToken::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            c2.cancel();
+        });
+        let started = Instant::now();
+        let st = env
+            .exec(&exec, &VecLogSink::default(), cancel)
+            .await
+            .unwrap();
+        assert!(st.cancelled);
+        assert_eq!(st.signal, Some(libc::SIGKILL));
+        assert!(started.elapsed() >= Duration::from_millis(650));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!alive(pid), "grandchild {pid} survived");
+        env.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn sigint_is_enough_for_a_well_behaved_step() {
+        let (_r, _d, env) = env().await;
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let st = env
+            .exec(&Exec::new(["sleep", "30"]), &VecLogSink::default(), cancel)
+            .await
+            .unwrap();
+        assert!(st.cancelled);
+        assert_eq!(st.signal, Some(libc::SIGINT));
+    }
+
+    #[tokio::test]
+    async fn stop_kills_background_processes_and_removes_the_run_dir() {
+        let (_r, _d, env) = env().await;
+        let pidfile = format!("{}/bg", env.paths().temp);
+        let script = format!("sleep 300 >/dev/null 2>&1 & echo $! > {pidfile}");
+        let st = env
+            .exec(
+                &Exec::new(["sh", "-c", script.as_str()]),
+                &VecLogSink::default(),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert!(st.success());
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(alive(pid));
+        let temp = env.paths().temp.clone();
+        env.stop().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!alive(pid));
+        assert!(!Path::new(&temp).exists());
+        env.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn files_round_trip_and_missing_file_is_not_found() {
+        let (_r, _d, env) = env().await;
+        let p = format!("{}/a/b/c.txt", env.paths().temp);
+        env.write_file(&p, b"hi").await.unwrap();
+        assert_eq!(env.read_file(&p).await.unwrap(), b"hi");
+        let missing = format!("{}/nope", env.paths().temp);
+        assert!(matches!(
+            env.read_file(&missing).await,
+            Err(BackendError::NotFound(_))
+        ));
+        env.stop().await.unwrap();
+    }
+}
