@@ -23,11 +23,15 @@
 //! ```
 
 pub mod backend;
+pub mod commands;
 pub mod conclusion;
 pub mod exec;
+pub mod hash_files;
 pub mod host;
 pub mod log_sink;
+pub mod masker;
 pub mod observer;
+pub mod shell;
 pub mod tracer;
 
 pub use async_trait::async_trait;
@@ -39,6 +43,7 @@ pub use conclusion::Conclusion;
 pub use exec::{Exec, ExitStatus, KillPolicy};
 pub use host::{HostBackend, HostBackendOptions, HostJobEnv};
 pub use log_sink::{LogSink, MAX_LINE_BYTES, NullLogSink, OutputStream, VecLogSink};
+pub use masker::Masker;
 pub use observer::{Annotation, AnnotationLevel, JobRef, RunEvent, RunObserver, StepRef};
 pub use tokio_util::sync::CancellationToken;
 pub use tracer::{Mount, StepInfo, StepTracer, TraceArtifact, TracerRequirements};
