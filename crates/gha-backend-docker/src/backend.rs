@@ -1,0 +1,501 @@
+//! [`DockerBackend`]: brings a job up as containers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use gha_exec::{
+    Backend, BackendError, ContainerInfo, HostBackend, HostBackendOptions, JobEnv, JobPaths,
+    JobSpec, RunningContainer, RunningService,
+};
+
+use crate::container::ContainerPlan;
+use crate::engine::Engine;
+use crate::image::{ImageUse, Progress};
+use crate::job_env::{DockerJobEnv, Resources};
+use crate::labels;
+use crate::platforms::Platforms;
+
+/// Settings of a [`DockerBackend`].
+///
+/// ```
+/// use gha_backend_docker::DockerBackendOptions;
+///
+/// let mut o = DockerBackendOptions::new("/tmp/gha-docker-runs");
+/// o.platforms.add_flag("ubuntu-latest=gha-runner/base:bookworm").unwrap();
+/// assert!(!o.reuse && !o.mount_docker_socket);
+/// ```
+#[derive(Clone)]
+pub struct DockerBackendOptions {
+    /// `runs-on` label → image (`-P`).
+    pub platforms: Platforms,
+    /// Where the per-job host directories (workspace copy, temp, tool cache) are made.
+    pub runs_dir: PathBuf,
+    /// Engine address; `None`: `DOCKER_HOST`, else the local socket.
+    pub docker_host: Option<String>,
+    /// Keep containers, networks and directories after the job (`--reuse`, for debugging).
+    pub reuse: bool,
+    /// Mount the engine's socket into job containers (off unless the user asks).
+    pub mount_docker_socket: bool,
+    /// Receives progress lines (image pulls, health-check waits).
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for DockerBackendOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerBackendOptions")
+            .field("platforms", &self.platforms)
+            .field("runs_dir", &self.runs_dir)
+            .field("docker_host", &self.docker_host)
+            .field("reuse", &self.reuse)
+            .field("mount_docker_socket", &self.mount_docker_socket)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DockerBackendOptions {
+    /// Default platforms, host directories under `runs_dir`, everything else off.
+    pub fn new(runs_dir: impl Into<PathBuf>) -> DockerBackendOptions {
+        DockerBackendOptions {
+            platforms: Platforms::with_defaults(),
+            runs_dir: runs_dir.into(),
+            docker_host: None,
+            reuse: false,
+            mount_docker_socket: false,
+            progress: None,
+        }
+    }
+}
+
+/// Runs each job in its own long-lived container (see the crate docs).
+///
+/// ```no_run
+/// use gha_backend_docker::{DockerBackend, DockerBackendOptions};
+/// use gha_exec::{Backend, Exec, JobSpec, VecLogSink, CancellationToken};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut options = DockerBackendOptions::new(std::env::temp_dir().join("gha-docker"));
+/// options.platforms.add_flag("ubuntu-latest=gha-runner/base:bookworm")?;
+/// let backend = DockerBackend::connect(options).await?;
+/// let mut spec = JobSpec::new("build", ".");
+/// spec.runs_on = vec!["ubuntu-latest".into()];
+/// let job = backend.start_job(&spec).await?;
+/// let log = VecLogSink::default();
+/// let status = job.exec(&Exec::new(["python", "--version"]), &log, CancellationToken::new()).await?;
+/// assert!(status.success());
+/// job.stop().await?;
+/// # Ok::<(), gha_exec::BackendError>(())
+/// # });
+/// ```
+pub struct DockerBackend {
+    engine: Engine,
+    options: DockerBackendOptions,
+    host: HostBackend,
+    instance: String,
+    counter: AtomicU64,
+}
+
+impl std::fmt::Debug for DockerBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerBackend")
+            .field("engine", &self.engine.endpoint())
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DockerBackend {
+    /// Connects to the engine (see [`Engine::connect`]).
+    pub async fn connect(options: DockerBackendOptions) -> Result<DockerBackend, BackendError> {
+        let engine = Engine::connect(options.docker_host.as_deref()).await?;
+        Ok(DockerBackend::with_engine(engine, options))
+    }
+
+    /// A backend on an existing connection.
+    pub fn with_engine(engine: Engine, options: DockerBackendOptions) -> DockerBackend {
+        let mut host_options = HostBackendOptions::new(&options.runs_dir);
+        host_options.keep_run_dirs = options.reuse;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() % 1_000_000_000)
+            .unwrap_or(0);
+        DockerBackend {
+            engine,
+            host: HostBackend::new(host_options),
+            instance: format!("{}-{nanos}", std::process::id()),
+            options,
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// The engine connection.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The value of the [`labels::INSTANCE`] label on everything this backend creates.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn progress(&self) -> Option<&Progress> {
+        self.options.progress.as_ref()
+    }
+
+    async fn start(&self, spec: &JobSpec, res: &Mutex<Resources>) -> Result<Started, BackendError> {
+        if !self.engine.is_local() {
+            return Err(BackendError::Unsupported(format!(
+                "a remote Docker engine ({}): the workspace is shared through bind mounts, which need the engine on this machine",
+                self.engine.endpoint()
+            )));
+        }
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let job_key = format!("{}-{n}", spec.unique_name);
+        let base_name = labels::docker_name(&["gha", &spec.run_id, &self.instance, &job_key]);
+        let job_labels = labels::for_job(&spec.run_id, &self.instance, &job_key);
+
+        // Images first: nothing to clean up when one is missing.
+        let (image, image_use) = match &spec.container {
+            Some(c) => (c.image.clone(), ImageUse::JobContainer),
+            None => {
+                let (label, image) = self.options.platforms.resolve(&spec.runs_on)?;
+                (image, ImageUse::Platform(label))
+            }
+        };
+        let credentials = spec.container.as_ref().and_then(|c| c.credentials.as_ref());
+        crate::image::ensure(
+            &self.engine,
+            &image,
+            credentials,
+            &image_use,
+            self.progress(),
+        )
+        .await?;
+        for service in &spec.services {
+            crate::image::ensure(
+                &self.engine,
+                &service.container.image,
+                service.container.credentials.as_ref(),
+                &ImageUse::Service(service.id.clone()),
+                self.progress(),
+            )
+            .await?;
+        }
+        // Parse every options string before creating anything.
+        let mut job_plan = match &spec.container {
+            Some(c) => ContainerPlan::from_spec(c)?,
+            None => ContainerPlan {
+                image: image.clone(),
+                ..ContainerPlan::default()
+            },
+        };
+        let mut service_plans = Vec::new();
+        for service in &spec.services {
+            service_plans.push((
+                service.id.clone(),
+                ContainerPlan::from_spec(&service.container)?,
+            ));
+        }
+
+        // Host directories (a copy of the working tree, temp, tool cache), made by the host
+        // backend so that the workspace is exactly what `--backend host` gives.
+        let mut host_spec = spec.clone();
+        host_spec.container = None;
+        host_spec.services.clear();
+        let host_dirs = self.host.start_job(&host_spec).await?;
+        let started = self
+            .start_containers(
+                spec,
+                &base_name,
+                &job_labels,
+                &mut job_plan,
+                service_plans,
+                host_dirs.paths(),
+                res,
+            )
+            .await;
+        match started {
+            Ok((paths, mounts, info, container_id)) => Ok(Started {
+                paths,
+                mounts,
+                info,
+                container_id,
+                container_name: base_name,
+                host_dirs,
+            }),
+            Err(e) => {
+                if !self.options.reuse {
+                    let _ = host_dirs.stop().await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn start_containers(
+        &self,
+        spec: &JobSpec,
+        base_name: &str,
+        job_labels: &std::collections::HashMap<String, String>,
+        job_plan: &mut ContainerPlan,
+        service_plans: Vec<(String, ContainerPlan)>,
+        host: &JobPaths,
+        res: &Mutex<Resources>,
+    ) -> Result<(JobPaths, Vec<(String, PathBuf)>, ContainerInfo, String), BackendError> {
+        let docker = self.engine.docker();
+        let repo = spec
+            .repository
+            .rsplit('/')
+            .next()
+            .filter(|s| !s.is_empty())
+            .map(gha_exec::backend::sanitize_name)
+            .unwrap_or_else(|| "repo".into());
+        // The paths GitHub uses: /__w/... in container jobs, the hosted runner's otherwise.
+        let (work, tool, home) = if spec.container.is_some() {
+            (
+                "/__w".to_string(),
+                "/__t".to_string(),
+                "/github/home".to_string(),
+            )
+        } else {
+            (
+                "/home/runner/work".to_string(),
+                "/opt/hostedtoolcache".to_string(),
+                "/home/runner".to_string(),
+            )
+        };
+        let paths = JobPaths {
+            workspace: format!("{work}/{repo}/{repo}"),
+            temp: format!("{work}/_temp"),
+            tool_cache: tool,
+            home,
+            host_workspace: host.host_workspace.clone(),
+        };
+        let host_workspace = host
+            .host_workspace
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&host.workspace));
+        let host_temp = PathBuf::from(&host.temp);
+        let host_home = host_temp.parent().unwrap_or(Path::new("/")).join("_home");
+        tokio::fs::create_dir_all(&host_home)
+            .await
+            .map_err(|e| BackendError::io(format!("creating {}", host_home.display()), e))?;
+        let mounts = vec![
+            (paths.workspace.clone(), host_workspace),
+            (paths.temp.clone(), host_temp),
+            (paths.tool_cache.clone(), PathBuf::from(&host.tool_cache)),
+            (paths.home.clone(), host_home),
+        ];
+
+        // The job network, when services need one.
+        let network = if spec.services.is_empty() {
+            None
+        } else {
+            let created = docker
+                .create_network(NetworkCreateRequest {
+                    name: base_name.to_string(),
+                    driver: Some("bridge".into()),
+                    labels: Some(job_labels.clone()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| self.engine.error("creating the job network", e))?;
+            let id = created.id;
+            lock(res).network = Some(id.clone());
+            Some(base_name.to_string())
+        };
+
+        // Services, reachable by their id as host name.
+        let mut services = Vec::new();
+        for (id, mut plan) in service_plans {
+            let mut service_labels = job_labels.clone();
+            service_labels.insert(labels::ROLE.into(), "service".into());
+            plan.labels = service_labels;
+            plan.network = network.clone();
+            plan.aliases = vec![id.clone()];
+            let name = labels::docker_name(&[base_name, &id]);
+            let container_id = self
+                .create_and_start(&name, &plan, res, &format!("service `{id}`"))
+                .await?;
+            services.push((id, container_id));
+        }
+
+        // The job container: kept alive, workspace and temp mounted.
+        let mut job_labels = job_labels.clone();
+        job_labels.insert(labels::ROLE.into(), "job".into());
+        job_plan.labels = job_labels;
+        job_plan.keep_alive = true;
+        job_plan.network = network.clone();
+        job_plan.working_dir = Some(paths.workspace.clone());
+        job_plan.tracer = spec.tracer_requirements.clone();
+        for (inside, host) in &mounts {
+            job_plan.binds.push(format!("{}:{inside}", host.display()));
+        }
+        if self.options.mount_docker_socket {
+            job_plan
+                .binds
+                .push("/var/run/docker.sock:/var/run/docker.sock".into());
+        }
+        let what = if spec.container.is_some() {
+            "the job container"
+        } else {
+            "the job's container"
+        };
+        let container_id = self
+            .create_and_start(base_name, job_plan, res, what)
+            .await?;
+
+        // Services must be healthy before the first step, as on GitHub.
+        let mut info = ContainerInfo::default();
+        for (id, container_id) in &services {
+            crate::health::wait_healthy(&self.engine, container_id, id, self.progress()).await?;
+            let inspected = docker
+                .inspect_container(container_id, None)
+                .await
+                .map_err(|e| self.engine.error(&format!("inspecting service `{id}`"), e))?;
+            let mut ports = Vec::new();
+            if let Some(map) = inspected.network_settings.and_then(|n| n.ports) {
+                for (container_port, bindings) in map {
+                    let port = container_port.split('/').next().unwrap_or("").to_string();
+                    if let Some(host_port) =
+                        bindings.iter().flatten().find_map(|b| b.host_port.clone())
+                    {
+                        ports.push((port, host_port));
+                    }
+                }
+            }
+            ports.sort();
+            ports.dedup();
+            info.services.push(RunningService {
+                name: id.clone(),
+                container: RunningContainer {
+                    id: container_id.clone(),
+                    network: network.clone().unwrap_or_default(),
+                },
+                ports,
+            });
+        }
+        if spec.container.is_some() {
+            info.container = Some(RunningContainer {
+                id: container_id.clone(),
+                network: network.clone().unwrap_or_default(),
+            });
+        }
+        Ok((paths, mounts, info, container_id))
+    }
+
+    async fn create_and_start(
+        &self,
+        name: &str,
+        plan: &ContainerPlan,
+        res: &Mutex<Resources>,
+        what: &str,
+    ) -> Result<String, BackendError> {
+        let docker = self.engine.docker();
+        let body = plan.build()?;
+        let options = CreateContainerOptionsBuilder::default().name(name).build();
+        let created = docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| {
+                self.engine
+                    .error(&format!("creating {what} ({})", plan.image), e)
+            })?;
+        lock(res).containers.push(created.id.clone());
+        docker
+            .start_container(&created.id, None)
+            .await
+            .map_err(|e| {
+                self.engine
+                    .error(&format!("starting {what} ({})", plan.image), e)
+            })?;
+        Ok(created.id)
+    }
+}
+
+struct Started {
+    paths: JobPaths,
+    mounts: Vec<(String, PathBuf)>,
+    info: ContainerInfo,
+    container_id: String,
+    container_name: String,
+    host_dirs: Box<dyn JobEnv>,
+}
+
+fn lock(res: &Mutex<Resources>) -> std::sync::MutexGuard<'_, Resources> {
+    res.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Removes what a failed or abandoned start created, even when the start future is dropped
+/// half-way (Ctrl-C during a pull or while waiting for a service).
+struct StartGuard<'a> {
+    engine: &'a Engine,
+    resources: &'a Mutex<Resources>,
+    armed: bool,
+}
+
+impl Drop for StartGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let resources = lock(self.resources).clone();
+        if resources.containers.is_empty() && resources.network.is_none() {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let engine = self.engine.clone();
+            handle.spawn(async move {
+                let _ = resources.remove(&engine).await;
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for DockerBackend {
+    fn name(&self) -> &str {
+        "docker"
+    }
+
+    async fn start_job(&self, spec: &JobSpec) -> Result<Box<dyn JobEnv>, BackendError> {
+        let resources = Mutex::new(Resources::default());
+        let mut guard = StartGuard {
+            engine: &self.engine,
+            resources: &resources,
+            armed: !self.options.reuse,
+        };
+        match self.start(spec, &resources).await {
+            Ok(started) => {
+                guard.armed = false;
+                let resources = lock(&resources).clone();
+                Ok(Box::new(DockerJobEnv {
+                    engine: self.engine.clone(),
+                    container_id: started.container_id,
+                    container_name: started.container_name,
+                    paths: started.paths,
+                    mounts: started.mounts,
+                    resources,
+                    info: started.info,
+                    host_dirs: started.host_dirs,
+                    reuse: self.options.reuse,
+                    stopped: AtomicBool::new(false),
+                    stop_lock: tokio::sync::Mutex::new(()),
+                    cleanup_error: Mutex::new(None),
+                }))
+            }
+            Err(e) => {
+                guard.armed = false;
+                if !self.options.reuse {
+                    let resources = lock(&resources).clone();
+                    let _ = resources.remove(&self.engine).await;
+                }
+                Err(e)
+            }
+        }
+    }
+}

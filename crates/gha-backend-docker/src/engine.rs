@@ -1,0 +1,108 @@
+//! Finding and talking to the Docker engine.
+
+use std::time::Duration;
+
+use bollard::Docker;
+use gha_exec::BackendError;
+
+/// The socket tried when `DOCKER_HOST` is not set.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+
+/// How long a single API request may take before the engine counts as not answering.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the first contact (version negotiation) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to a Docker engine, with the address it was made to (for messages).
+///
+/// ```no_run
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let engine = gha_backend_docker::Engine::connect(None).await.unwrap();
+/// println!("talking to {}", engine.endpoint());
+/// # });
+/// ```
+#[derive(Clone, Debug)]
+pub struct Engine {
+    docker: Docker,
+    endpoint: String,
+}
+
+impl Engine {
+    /// Connects to `host` (`unix:///path`, `tcp://host:port`, or a socket path), or when `None`
+    /// to `DOCKER_HOST`, or else to [`DEFAULT_DOCKER_HOST`]; negotiates the API version with the
+    /// engine. Fails with a message naming the address tried when no engine answers.
+    pub async fn connect(host: Option<&str>) -> Result<Engine, BackendError> {
+        let endpoint = match host {
+            Some(h) => h.to_string(),
+            None => std::env::var("DOCKER_HOST")
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string()),
+        };
+        let endpoint = if endpoint.starts_with('/') {
+            format!("unix://{endpoint}")
+        } else {
+            endpoint
+        };
+        let unreachable = |why: String| {
+            BackendError::Other(format!(
+                "no Docker engine answers at {endpoint} ({why}); start dockerd or set DOCKER_HOST"
+            ))
+        };
+        let docker = Docker::connect_with_host(&endpoint)
+            .map_err(|e| unreachable(e.to_string()))?
+            .with_timeout(REQUEST_TIMEOUT);
+        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
+            Ok(Ok(docker)) => docker,
+            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "no answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        };
+        Ok(Engine { docker, endpoint })
+    }
+
+    /// The bollard client.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The address connected to, e.g. `unix:///var/run/docker.sock`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Whether the engine runs on this machine, so that bind mounts of local directories work.
+    pub fn is_local(&self) -> bool {
+        self.endpoint.starts_with("unix://")
+    }
+
+    /// Turns a bollard error from doing `what` into a [`BackendError`] that says whether the
+    /// engine went away or refused the request.
+    pub fn error(&self, what: &str, error: bollard::errors::Error) -> BackendError {
+        use bollard::errors::Error as E;
+        match error {
+            E::DockerResponseServerError {
+                status_code,
+                message,
+            } => {
+                if status_code == 404 {
+                    BackendError::NotFound(format!("{what}: {message}"))
+                } else {
+                    BackendError::Other(format!("{what}: the Docker engine answered: {message}"))
+                }
+            }
+            E::DockerStreamError { error } => {
+                BackendError::Other(format!("{what}: the Docker engine answered: {error}"))
+            }
+            other => BackendError::Other(format!(
+                "{what}: the Docker engine at {} stopped answering ({other})",
+                self.endpoint
+            )),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Making sure an image is there: use the local one, or pull it with progress.
+
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use futures_util::StreamExt;
+use gha_exec::{BackendError, RegistryCredentials};
+
+use crate::engine::Engine;
+
+/// Receives progress lines (pulls, service health waits).
+pub type Progress = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// What an image is needed for, for the error message when it cannot be had.
+#[derive(Clone, Debug)]
+pub(crate) enum ImageUse {
+    /// The job's `runs-on` label mapped to the image.
+    Platform(String),
+    /// `jobs.<id>.container`.
+    JobContainer,
+    /// `jobs.<id>.services.<id>`.
+    Service(String),
+}
+
+/// Pulls `image` unless the engine already has it.
+pub(crate) async fn ensure(
+    engine: &Engine,
+    image: &str,
+    credentials: Option<&RegistryCredentials>,
+    used_for: &ImageUse,
+    progress: Option<&Progress>,
+) -> Result<(), BackendError> {
+    match engine.docker().inspect_image(image).await {
+        Ok(_) => return Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => return Err(engine.error(&format!("looking up image {image}"), e)),
+    }
+    let (name, tag) = split_reference(image);
+    let options = CreateImageOptionsBuilder::default()
+        .from_image(name)
+        .tag(tag)
+        .build();
+    let credentials = credentials.map(|c| DockerCredentials {
+        username: Some(c.username.clone()),
+        password: Some(c.password.clone()),
+        ..Default::default()
+    });
+    let report = |line: &str| {
+        if let Some(p) = progress {
+            p(line);
+        }
+    };
+    report(&format!("pulling {image}"));
+    let mut stream = engine
+        .docker()
+        .create_image(Some(options), None, credentials);
+    let mut last = String::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                let detail =
+                    info.progress_detail
+                        .as_ref()
+                        .and_then(|d| match (d.current, d.total) {
+                            (Some(c), Some(t)) if t > 0 => Some(format!("{}%", c * 100 / t)),
+                            _ => None,
+                        });
+                let line = [info.id.clone(), info.status.clone(), detail]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if !line.is_empty() && line != last {
+                    report(&format!("pulling {image}: {line}"));
+                    last = line;
+                }
+            }
+            Err(e) => return Err(pull_failed(image, used_for, &e.to_string())),
+        }
+    }
+    // A pull that "succeeds" without the image (some engines) is still a failure.
+    engine
+        .docker()
+        .inspect_image(image)
+        .await
+        .map(|_| ())
+        .map_err(|e| pull_failed(image, used_for, &e.to_string()))
+}
+
+fn pull_failed(image: &str, used_for: &ImageUse, why: &str) -> BackendError {
+    let hint = match used_for {
+        ImageUse::Platform(label) => format!(
+            "build or load it, or map the label to a local image with -P {label}=IMAGE (e.g. -P {label}=gha-runner/base:bookworm, built by `cargo xtask image`)"
+        ),
+        ImageUse::JobContainer => {
+            "build or load it locally (`docker load`, `docker build -t`), or change `container:`"
+                .into()
+        }
+        ImageUse::Service(id) => format!(
+            "build or load it locally (`docker load`, `docker build -t`), or change `services.{id}.image`"
+        ),
+    };
+    BackendError::Other(format!(
+        "image {image} is not on the Docker engine and could not be pulled ({why}); {hint}"
+    ))
+}
+
+/// `name[:tag][@digest]` → (`name`, `tag`), with `latest` as the default tag.
+fn split_reference(image: &str) -> (&str, &str) {
+    if image.contains('@') {
+        return (image, "");
+    }
+    match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, tag),
+        _ => (image, "latest"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        assert_eq!(split_reference("node:20"), ("node", "20"));
+        assert_eq!(split_reference("node"), ("node", "latest"));
+        assert_eq!(
+            split_reference("localhost:5000/x"),
+            ("localhost:5000/x", "latest")
+        );
+        assert_eq!(
+            split_reference("localhost:5000/x:1"),
+            ("localhost:5000/x", "1")
+        );
+    }
+
+    #[test]
+    fn the_error_names_the_image_and_the_flag() {
+        let e = pull_failed(
+            "catthehacker/ubuntu:act-latest",
+            &ImageUse::Platform("ubuntu-latest".into()),
+            "no registry",
+        )
+        .to_string();
+        assert!(e.contains("catthehacker/ubuntu:act-latest"), "{e}");
+        assert!(e.contains("-P ubuntu-latest=IMAGE"), "{e}");
+    }
+}
