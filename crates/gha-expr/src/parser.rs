@@ -1,0 +1,609 @@
+//! Parsing: the pest grammar in `grammar.pest`, then one pass over the pairs that applies
+//! operator precedence, checks names, argument counts and limits, and builds the [`Expr`].
+
+use pest::Parser as _;
+use pest::iterators::{Pair, Pairs};
+
+use crate::ast::{CompareOp, Expr, ExprKind, PREC_AND, PREC_EQUALITY, PREC_OR, PREC_RELATIONAL};
+use crate::error::ParseError;
+use crate::function::Function;
+use crate::lexer::{TokenKind, tokenize};
+use crate::number::parse_number_literal;
+use crate::span::Span;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar.pest"]
+struct Grammar;
+
+/// GitHub's maximum expression length, in characters.
+pub const MAX_EXPRESSION_LENGTH: usize = 21_000;
+/// GitHub's maximum tree depth (a leaf counts as 1).
+pub const MAX_EXPRESSION_DEPTH: usize = 50;
+
+/// How to parse: which context names are allowed, and the limits.
+///
+/// ```
+/// use gha_expr::{parse_with, ParseOptions};
+/// let opts = ParseOptions::new().with_contexts(["github", "matrix"]);
+/// assert!(parse_with("github.ref", &opts).is_ok());
+/// let err = parse_with("secrets.TOKEN", &opts).unwrap_err();
+/// assert_eq!(err.message, "Unrecognized named-value: 'secrets'. Located at position 1 within expression: secrets.TOKEN");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ParseOptions {
+    contexts: Option<Vec<String>>,
+    max_length: usize,
+    max_depth: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> ParseOptions {
+        ParseOptions {
+            contexts: None,
+            max_length: MAX_EXPRESSION_LENGTH,
+            max_depth: MAX_EXPRESSION_DEPTH,
+        }
+    }
+}
+
+impl ParseOptions {
+    /// Any context name allowed; GitHub's limits (21,000 characters, depth 50).
+    ///
+    /// ```
+    /// assert!(gha_expr::ParseOptions::new().allows_context("anything"));
+    /// ```
+    pub fn new() -> ParseOptions {
+        ParseOptions::default()
+    }
+
+    /// Allows only these context names (case-insensitive); any other is a parse error.
+    ///
+    /// ```
+    /// let o = gha_expr::ParseOptions::new().with_contexts(["GitHub"]);
+    /// assert!(o.allows_context("github"));
+    /// assert!(!o.allows_context("env"));
+    /// ```
+    pub fn with_contexts<I, S>(mut self, names: I) -> ParseOptions
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.contexts = Some(
+            names
+                .into_iter()
+                .map(|n| n.as_ref().to_ascii_lowercase())
+                .collect(),
+        );
+        self
+    }
+
+    /// Sets the maximum length in characters.
+    ///
+    /// ```
+    /// let o = gha_expr::ParseOptions::new().with_max_length(3);
+    /// assert!(gha_expr::parse_with("1234", &o).is_err());
+    /// ```
+    pub fn with_max_length(mut self, max: usize) -> ParseOptions {
+        self.max_length = max;
+        self
+    }
+
+    /// Sets the maximum tree depth.
+    ///
+    /// ```
+    /// let o = gha_expr::ParseOptions::new().with_max_depth(2);
+    /// assert!(gha_expr::parse_with("a.b", &o).is_ok());
+    /// assert!(gha_expr::parse_with("a.b.c", &o).is_err());
+    /// ```
+    pub fn with_max_depth(mut self, max: usize) -> ParseOptions {
+        self.max_depth = max;
+        self
+    }
+
+    /// True when `name` may be used as a context.
+    ///
+    /// ```
+    /// assert!(gha_expr::ParseOptions::new().with_contexts(["env"]).allows_context("ENV"));
+    /// ```
+    pub fn allows_context(&self, name: &str) -> bool {
+        match &self.contexts {
+            None => true,
+            Some(names) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
+        }
+    }
+
+    /// How deeply `(` and `[` may nest in the raw text before pest is called. Pest recurses
+    /// once per level, so this bounds its stack use; real expressions never come close.
+    fn max_nesting(&self) -> usize {
+        self.max_depth.saturating_mul(2).max(16)
+    }
+}
+
+/// Parses a bare expression (no `${{ }}` around it); any identifier may name a context.
+///
+/// ```
+/// let expr = gha_expr::parse("contains(github.event.head_commit.message, '[skip ci]')").unwrap();
+/// assert_eq!(expr.functions(), ["contains"]);
+/// assert!(gha_expr::parse("nosuch()").is_err());
+/// ```
+pub fn parse(src: &str) -> Result<Expr, ParseError> {
+    parse_with(src, &ParseOptions::default())
+}
+
+/// Parses a bare expression with options (allowed context names, limits).
+///
+/// ```
+/// let opts = gha_expr::ParseOptions::new().with_contexts(["inputs"]);
+/// assert!(gha_expr::parse_with("inputs.name", &opts).is_ok());
+/// ```
+pub fn parse_with(src: &str, options: &ParseOptions) -> Result<Expr, ParseError> {
+    if src.len() > options.max_length && src.chars().count() > options.max_length {
+        return Err(ParseError::new(
+            Span::new(0, src.len()),
+            format!("Exceeded max expression length {}", options.max_length),
+        ));
+    }
+    check_nesting(src, options)?;
+    let builder = Builder { src, options };
+    match Grammar::parse(Rule::expression, src) {
+        Ok(pairs) => builder.build_top(pairs),
+        Err(err) => {
+            let pos = match err.location {
+                pest::error::InputLocation::Pos(p) => p,
+                pest::error::InputLocation::Span((s, _)) => s,
+            };
+            Err(builder.syntax_error(pos))
+        }
+    }
+}
+
+/// Rejects text whose brackets nest deeper than pest can safely recurse.
+fn check_nesting(src: &str, options: &ParseOptions) -> Result<(), ParseError> {
+    let limit = options.max_nesting();
+    let bytes = src.as_bytes();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'\'' => in_string = !in_string,
+            b'(' | b'[' if !in_string => {
+                depth += 1;
+                if depth > limit {
+                    return Err(ParseError::new(
+                        Span::new(i, i + 1),
+                        format!("Exceeded max expression depth {}", options.max_depth),
+                    ));
+                }
+            }
+            b')' | b']' if !in_string => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A node under construction: the expression, its depth, where its text starts (including
+/// any parentheses around it), and whether it is an `&&`/`||` chain that may still grow.
+struct Built {
+    expr: Expr,
+    depth: usize,
+    start: usize,
+    open_chain: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BinaryOp {
+    Or,
+    And,
+    Compare(CompareOp),
+}
+
+impl BinaryOp {
+    fn from_rule(rule: Rule) -> Option<BinaryOp> {
+        Some(match rule {
+            Rule::or => BinaryOp::Or,
+            Rule::and => BinaryOp::And,
+            Rule::eq => BinaryOp::Compare(CompareOp::Eq),
+            Rule::ne => BinaryOp::Compare(CompareOp::Ne),
+            Rule::lt => BinaryOp::Compare(CompareOp::Lt),
+            Rule::le => BinaryOp::Compare(CompareOp::Le),
+            Rule::gt => BinaryOp::Compare(CompareOp::Gt),
+            Rule::ge => BinaryOp::Compare(CompareOp::Ge),
+            _ => return None,
+        })
+    }
+
+    fn precedence(self) -> u8 {
+        match self {
+            BinaryOp::Or => PREC_OR,
+            BinaryOp::And => PREC_AND,
+            BinaryOp::Compare(op) => op.precedence(),
+        }
+    }
+}
+
+const _: () =
+    assert!(PREC_OR < PREC_AND && PREC_AND < PREC_EQUALITY && PREC_EQUALITY < PREC_RELATIONAL);
+
+struct Builder<'s, 'o> {
+    src: &'s str,
+    options: &'o ParseOptions,
+}
+
+type Peek<'i> = std::iter::Peekable<Pairs<'i, Rule>>;
+
+impl<'s> Builder<'s, '_> {
+    fn build_top(&self, pairs: Pairs<'s, Rule>) -> Result<Expr, ParseError> {
+        let mut iter = pairs.peekable();
+        match iter.peek().map(Pair::as_rule) {
+            None | Some(Rule::EOI) => Ok(Expr::new(ExprKind::Null, Span::new(0, 0))),
+            Some(_) => Ok(self.build_sequence(&mut iter)?.expr),
+        }
+    }
+
+    /// `operand (op operand)*` with precedence: a shunting-yard over the flat pairs.
+    fn build_sequence(&self, iter: &mut Peek<'s>) -> Result<Built, ParseError> {
+        let mut operands: Vec<Built> = Vec::with_capacity(4);
+        let mut ops: Vec<BinaryOp> = Vec::with_capacity(3);
+        loop {
+            operands.push(self.build_operand(iter)?);
+            let Some(op) = iter.peek().and_then(|p| BinaryOp::from_rule(p.as_rule())) else {
+                break;
+            };
+            iter.next();
+            while let Some(&top) = ops.last()
+                && top.precedence() >= op.precedence()
+            {
+                ops.pop();
+                self.reduce(&mut operands, top)?;
+            }
+            ops.push(op);
+        }
+        while let Some(top) = ops.pop() {
+            self.reduce(&mut operands, top)?;
+        }
+        Ok(operands.pop().expect("a sequence has an operand"))
+    }
+
+    fn reduce(&self, operands: &mut Vec<Built>, op: BinaryOp) -> Result<(), ParseError> {
+        let right = operands.pop().expect("right operand");
+        let mut left = operands.pop().expect("left operand");
+        let span = Span::new(left.start, right.expr.span().end);
+        let built = match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let same = left.open_chain
+                    && matches!(
+                        (op, left.expr.kind()),
+                        (BinaryOp::And, ExprKind::And(_)) | (BinaryOp::Or, ExprKind::Or(_))
+                    );
+                if same {
+                    let depth = left.depth.max(right.depth + 1);
+                    let start = left.start;
+                    let mut kind = left.expr.into_kind();
+                    if let ExprKind::And(items) | ExprKind::Or(items) = &mut kind {
+                        items.push(right.expr);
+                    }
+                    left = Built {
+                        expr: Expr::new(kind, span),
+                        depth,
+                        start,
+                        open_chain: true,
+                    };
+                    left
+                } else {
+                    let depth = left.depth.max(right.depth) + 1;
+                    let items = vec![left.expr, right.expr];
+                    let kind = if op == BinaryOp::And {
+                        ExprKind::And(items)
+                    } else {
+                        ExprKind::Or(items)
+                    };
+                    Built {
+                        expr: Expr::new(kind, span),
+                        depth,
+                        start: left.start,
+                        open_chain: true,
+                    }
+                }
+            }
+            BinaryOp::Compare(op) => Built {
+                depth: left.depth.max(right.depth) + 1,
+                start: left.start,
+                expr: Expr::new(
+                    ExprKind::Compare {
+                        op,
+                        left: Box::new(left.expr),
+                        right: Box::new(right.expr),
+                    },
+                    span,
+                ),
+                open_chain: false,
+            },
+        };
+        self.check_depth(&built)?;
+        operands.push(built);
+        Ok(())
+    }
+
+    fn check_depth(&self, built: &Built) -> Result<(), ParseError> {
+        if built.depth > self.options.max_depth {
+            return Err(ParseError::new(
+                built.expr.span(),
+                format!("Exceeded max expression depth {}", self.options.max_depth),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `!`* then a literal, or a call / group / context followed by accessors.
+    fn build_operand(&self, iter: &mut Peek<'s>) -> Result<Built, ParseError> {
+        let mut nots: Vec<usize> = Vec::new();
+        let mut pair = iter.next().expect("grammar guarantees an operand");
+        while pair.as_rule() == Rule::not {
+            nots.push(pair.as_span().start());
+            pair = iter
+                .next()
+                .expect("grammar guarantees an operand after '!'");
+        }
+        let mut built = self.build_primary(pair)?;
+        while let Some(next) = iter.peek() {
+            let rule = next.as_rule();
+            if !matches!(
+                rule,
+                Rule::property | Rule::property_star | Rule::index | Rule::index_star
+            ) {
+                break;
+            }
+            let accessor = iter.next().expect("peeked");
+            built = self.apply_accessor(built, accessor)?;
+        }
+        while let Some(start) = nots.pop() {
+            let span = Span::new(start, built.expr.span().end);
+            built = Built {
+                depth: built.depth + 1,
+                expr: Expr::new(ExprKind::Not(Box::new(built.expr)), span),
+                start,
+                open_chain: false,
+            };
+            self.check_depth(&built)?;
+        }
+        Ok(built)
+    }
+
+    fn leaf(&self, kind: ExprKind, span: Span) -> Built {
+        Built {
+            expr: Expr::new(kind, span),
+            depth: 1,
+            start: span.start,
+            open_chain: false,
+        }
+    }
+
+    fn build_primary(&self, pair: Pair<'s, Rule>) -> Result<Built, ParseError> {
+        let pest_span = pair.as_span();
+        let span = Span::new(pest_span.start(), pest_span.end());
+        let text = pair.as_str();
+        Ok(match pair.as_rule() {
+            Rule::null => self.leaf(ExprKind::Null, span),
+            Rule::boolean => self.leaf(ExprKind::Bool(text == "true"), span),
+            Rule::nan => self.leaf(ExprKind::Number(f64::NAN), span),
+            Rule::infinity => self.leaf(ExprKind::Number(f64::INFINITY), span),
+            Rule::number => match parse_number_literal(text) {
+                Some(n) => self.leaf(ExprKind::Number(n), span),
+                None => return Err(self.located(span, "Unexpected symbol")),
+            },
+            Rule::string => {
+                let inner = &text[1..text.len() - 1];
+                let value = if inner.contains('\'') {
+                    inner.replace("''", "'")
+                } else {
+                    inner.to_owned()
+                };
+                self.leaf(ExprKind::String(value), span)
+            }
+            Rule::context => {
+                if !self.options.allows_context(text) {
+                    return Err(self.located(span, "Unrecognized named-value"));
+                }
+                self.leaf(ExprKind::Context(text.to_owned()), span)
+            }
+            Rule::group => {
+                let mut inner = pair.into_inner().peekable();
+                let mut built = self.build_sequence(&mut inner)?;
+                built.start = span.start;
+                built.open_chain = false;
+                built
+            }
+            Rule::call => self.build_call(pair, span)?,
+            rule => unreachable!("not an operand: {rule:?}"),
+        })
+    }
+
+    fn build_call(&self, pair: Pair<'s, Rule>, span: Span) -> Result<Built, ParseError> {
+        let mut inner = pair.into_inner();
+        let name_pair = inner.next().expect("call has a name");
+        let name_span = Span::new(name_pair.as_span().start(), name_pair.as_span().end());
+        let Some(function) = Function::from_name(name_pair.as_str()) else {
+            return Err(self.located(name_span, "Unrecognized function"));
+        };
+        let arguments = inner.next().expect("call has arguments");
+        let mut args = Vec::new();
+        let mut depth = 0;
+        for arg in arguments.into_inner() {
+            let mut seq = arg.into_inner().peekable();
+            let built = self.build_sequence(&mut seq)?;
+            depth = depth.max(built.depth);
+            args.push(built.expr);
+        }
+        if args.len() < function.min_args() {
+            return Err(self.located(name_span, "Too few parameters supplied"));
+        }
+        if args.len() > function.max_args() {
+            return Err(self.located(name_span, "Too many parameters supplied"));
+        }
+        if function == Function::Case && args.len() % 2 == 0 {
+            return Err(self.located(
+                name_span,
+                "Even number of parameters supplied, requires an odd number of parameters",
+            ));
+        }
+        let built = Built {
+            expr: Expr::new(ExprKind::Call { function, args }, span),
+            depth: depth + 1,
+            start: span.start,
+            open_chain: false,
+        };
+        self.check_depth(&built)?;
+        Ok(built)
+    }
+
+    fn apply_accessor(&self, target: Built, accessor: Pair<'s, Rule>) -> Result<Built, ParseError> {
+        let end = accessor.as_span().end();
+        let span = Span::new(target.start, end);
+        let start = target.start;
+        let (kind, depth) = match accessor.as_rule() {
+            Rule::property => {
+                let name = accessor
+                    .into_inner()
+                    .next()
+                    .expect("property has a name")
+                    .as_str()
+                    .to_owned();
+                let kind = ExprKind::Property {
+                    target: Box::new(target.expr),
+                    name,
+                };
+                (kind, target.depth + 1)
+            }
+            Rule::property_star | Rule::index_star => (
+                ExprKind::Star {
+                    target: Box::new(target.expr),
+                },
+                target.depth + 1,
+            ),
+            Rule::index => {
+                let mut inner = accessor.into_inner().peekable();
+                let index = self.build_sequence(&mut inner)?;
+                let depth = target.depth.max(index.depth) + 1;
+                (
+                    ExprKind::Index {
+                        target: Box::new(target.expr),
+                        index: Box::new(index.expr),
+                    },
+                    depth,
+                )
+            }
+            rule => unreachable!("not an accessor: {rule:?}"),
+        };
+        let built = Built {
+            expr: Expr::new(kind, span),
+            depth,
+            start,
+            open_chain: false,
+        };
+        self.check_depth(&built)?;
+        Ok(built)
+    }
+
+    /// `<what>: '<token>'. Located at position <n> within expression: <src>`
+    fn located(&self, span: Span, what: &str) -> ParseError {
+        let token = &self.src[span.start..span.end];
+        let position = self.src[..span.start].chars().count() + 1;
+        ParseError::new(
+            span,
+            format!(
+                "{what}: '{token}'. Located at position {position} within expression: {}",
+                self.src
+            ),
+        )
+    }
+
+    /// Turns pest's failure position into GitHub's message: the first token GitHub's lexer
+    /// rejects, an unknown name before the failure, the token at the failure, or the end.
+    fn syntax_error(&self, pos: usize) -> ParseError {
+        let tokens = tokenize(self.src);
+        for t in tokens.iter().filter(|t| t.start < pos) {
+            let span = Span::new(t.start, t.end);
+            let text = &self.src[t.start..t.end];
+            match t.kind {
+                TokenKind::Unexpected => return self.located(span, "Unexpected symbol"),
+                TokenKind::NamedValue if !self.options.allows_context(text) => {
+                    return self.located(span, "Unrecognized named-value");
+                }
+                TokenKind::Function if Function::from_name(text).is_none() => {
+                    return self.located(span, "Unrecognized function");
+                }
+                _ => {}
+            }
+        }
+        if let Some(t) = tokens.iter().find(|t| t.end > pos) {
+            return self.located(Span::new(t.start, t.end), "Unexpected symbol");
+        }
+        match tokens.last() {
+            Some(t) => self.located(Span::new(t.start, t.end), "Unexpected end of expression"),
+            None => ParseError::new(Span::new(pos, pos), "Unexpected end of expression"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(src: &str) -> String {
+        parse(src).unwrap_err().message
+    }
+
+    #[test]
+    fn errors_name_the_token_like_github() {
+        assert_eq!(
+            err("1 <"),
+            "Unexpected end of expression: '<'. Located at position 3 within expression: 1 <"
+        );
+        assert_eq!(
+            err("foo.b@r"),
+            "Unexpected symbol: 'b@r'. Located at position 5 within expression: foo.b@r"
+        );
+        assert_eq!(
+            err("0x01p2"),
+            "Unexpected symbol: '0x01p2'. Located at position 1 within expression: 0x01p2"
+        );
+        assert_eq!(
+            err("'foo"),
+            "Unexpected symbol: ''foo'. Located at position 1 within expression: 'foo"
+        );
+        assert_eq!(
+            err("1 =2 =3"),
+            "Unexpected symbol: '=2'. Located at position 3 within expression: 1 =2 =3"
+        );
+        assert_eq!(
+            err("0x100000000"),
+            "Unexpected symbol: '0x100000000'. Located at position 1 within expression: 0x100000000"
+        );
+    }
+
+    #[test]
+    fn precedence_and_flattening() {
+        let e = parse("a || b && c == d < e || !f").unwrap();
+        assert_eq!(e.to_string(), "a || b && c == d < e || !f");
+        let ExprKind::Or(items) = e.kind() else {
+            panic!("{e:?}")
+        };
+        assert_eq!(items.len(), 3);
+        let e = parse("(a && b) && c").unwrap();
+        assert_eq!(e.to_string(), "(a && b) && c");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let deep = format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000));
+                let opts = ParseOptions::new().with_max_length(usize::MAX);
+                parse_with(&deep, &opts).unwrap_err().message
+            })
+            .unwrap();
+        assert_eq!(handle.join().unwrap(), "Exceeded max expression depth 50");
+    }
+}
