@@ -161,9 +161,7 @@ impl ContainerPlan {
 type PortMap = HashMap<String, Option<Vec<PortBinding>>>;
 
 /// `ports:` entries (`8080:80`, `6379`, `127.0.0.1:8080:80/udp`) → exposed ports and bindings.
-fn port_bindings(
-    ports: &[String],
-) -> Result<(Vec<String>, PortMap), BackendError> {
+fn port_bindings(ports: &[String]) -> Result<(Vec<String>, PortMap), BackendError> {
     let mut exposed = Vec::new();
     let mut bindings = HashMap::new();
     for entry in ports {
