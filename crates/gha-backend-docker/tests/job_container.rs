@@ -6,8 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use gha_exec::{
-    Backend, BackendError, CancellationToken, Exec, KillPolicy, NullLogSink, OutputStream,
-    VecLogSink,
+    BackendError, CancellationToken, Exec, KillPolicy, NullLogSink, OutputStream, VecLogSink,
 };
 
 #[tokio::test]
