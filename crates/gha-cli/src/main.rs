@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod eval;
+
 /// Run GitHub Actions workflows on this machine, in Docker, or on AWS ECS.
 #[derive(Debug, Parser)]
 #[command(name = "gha", version, about)]
@@ -15,9 +17,14 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Evaluate a `${{ }}` expression against JSON contexts.
+    Eval(eval::EvalArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Eval(args) => eval::run(args),
+    }
 }

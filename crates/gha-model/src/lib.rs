@@ -28,3 +28,7 @@ pub use workflow::{
     MatrixVector, NeedsGraph, On, PermissionLevel, Permissions, RunDefaults, RunsOn, Step,
     StepKind, Strategy, Workflow, WorkflowCall, WorkflowCallOutput, WorkflowCallSecret,
 };
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

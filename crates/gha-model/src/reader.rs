@@ -411,43 +411,7 @@ pub(crate) fn scalar_to_string(s: &crate::yaml::Scalar) -> String {
 
 /// Format a number as GitHub does when coercing to a string (.NET "G15").
 pub(crate) fn format_number(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".to_owned();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
-    }
-    if f == 0.0 {
-        return "0".to_owned();
-    }
-    let sci = format!("{:.14e}", f); // 15 significant digits
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let mant = mant.trim_end_matches('0').trim_end_matches('.');
-    if !(-5..15).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mant}E{sign}{:02}", exp.abs());
-    }
-    let neg = mant.starts_with('-');
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let point = exp + 1;
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if point <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-point) as usize));
-        out.push_str(&digits);
-    } else if (point as usize) >= digits.len() {
-        out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', point as usize - digits.len()));
-    } else {
-        out.push_str(&digits[..point as usize]);
-        out.push('.');
-        out.push_str(&digits[point as usize..]);
-    }
-    out
+    crate::expression::number_to_string(f)
 }
 
 pub(crate) fn quote_list(items: &[&str]) -> String {

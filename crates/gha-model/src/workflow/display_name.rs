@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::job::Job;
 use super::matrix::MatrixCombination;
-use crate::expression::TemplatePart;
+use crate::expression::{EvalEnv, Expr, Object, TemplatePart, Value as ExprValue};
 use crate::reader::format_number;
 
 /// How one matrix value appears in a job's display name: strings as they are, numbers in
@@ -60,7 +60,7 @@ pub fn job_display_name(job: &Job, combination: Option<&MatrixCombination>) -> S
         return with_suffix(job.id.value.clone(), combination);
     };
     let uses_matrix = name.template().parts().iter().any(|p| match p {
-        TemplatePart::Expr { .. } => expr_text(p).is_some_and(|e| mentions_matrix(&e)),
+        TemplatePart::Expr { expr, .. } => reads_matrix(expr),
         TemplatePart::Literal { .. } => false,
     });
     if !uses_matrix {
@@ -69,15 +69,24 @@ pub fn job_display_name(job: &Job, combination: Option<&MatrixCombination>) -> S
     let Some(combo) = combination else {
         return name.raw.clone();
     };
+    let mut contexts = Object::new();
+    contexts.insert(
+        "matrix",
+        ExprValue::from(serde_json::Value::Object(combo.values.clone())),
+    );
+    let env = EvalEnv::new(&contexts);
     let mut out = String::new();
     for part in name.template().parts() {
         match part {
             TemplatePart::Literal { text, .. } => out.push_str(text),
-            TemplatePart::Expr { span, .. } => {
-                let text = expr_text(part).unwrap_or_default();
-                match lookup_matrix_path(&text, &combo.values) {
-                    Some(v) => out.push_str(&scalar_display(v)),
-                    None => out.push_str(&name.raw[span.start..span.end]),
+            TemplatePart::Expr { expr, span } => {
+                let only_matrix = expr
+                    .context_paths()
+                    .iter()
+                    .all(|p| context_name(p).eq_ignore_ascii_case("matrix"));
+                match gha_expr::evaluate(expr, &env) {
+                    Ok(v) if only_matrix => out.push_str(&v.to_display_string()),
+                    _ => out.push_str(&name.raw[span.start..span.end]),
                 }
             }
         }
@@ -95,61 +104,14 @@ fn with_suffix(base: String, combination: Option<&MatrixCombination>) -> String 
     }
 }
 
-fn scalar_display(v: &Value) -> String {
-    match v {
-        Value::Object(_) | Value::Array(_) => serde_json::to_string_pretty(v).unwrap_or_default(),
-        other => matrix_value_display(other),
-    }
+fn context_name(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or(path)
 }
 
-fn expr_text(part: &TemplatePart) -> Option<String> {
-    match part {
-        TemplatePart::Expr { expr, .. } => Some(expr.to_string()),
-        TemplatePart::Literal { .. } => None,
-    }
-}
-
-fn mentions_matrix(expr: &str) -> bool {
-    let lower = expr.to_ascii_lowercase();
-    lower.match_indices("matrix").any(|(i, _)| {
-        let before = lower[..i].chars().next_back();
-        let after = lower[i + 6..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-            && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    })
-}
-
-/// `matrix.a.b` (case-insensitive keys) looked up in the combination.
-fn lookup_matrix_path<'v>(
-    expr: &str,
-    values: &'v serde_json::Map<String, Value>,
-) -> Option<&'v Value> {
-    let expr = expr.trim();
-    let mut segments = expr.split('.');
-    if !segments.next()?.eq_ignore_ascii_case("matrix") {
-        return None;
-    }
-    let mut cur: Option<&Value> = None;
-    for seg in segments {
-        if seg.is_empty()
-            || !seg
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return None;
-        }
-        let map = match cur {
-            None => values,
-            Some(Value::Object(m)) => m,
-            Some(_) => return None,
-        };
-        cur = map
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(seg))
-            .map(|(_, v)| v);
-        cur?;
-    }
-    cur
+fn reads_matrix(expr: &Expr) -> bool {
+    expr.context_paths()
+        .iter()
+        .any(|p| context_name(p).eq_ignore_ascii_case("matrix"))
 }
 
 impl Job {

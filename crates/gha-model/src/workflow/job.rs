@@ -75,15 +75,15 @@ pub struct Job {
 /// ).unwrap();
 /// let call = wf.jobs[0].call.as_ref().unwrap();
 /// assert_eq!(call.uses.value, "octo/repo/.github/workflows/ci.yml@main");
-/// assert_eq!(call.with["debug"].value, serde_json::json!(true));
+/// assert_eq!(call.with["debug"].literal(), Some(&serde_json::json!(true)));
 /// assert!(matches!(call.secrets, Some(gha_model::CallSecrets::Inherit(_))));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkflowCall {
     /// `uses`: `owner/repo/.github/workflows/file.yml@ref` or `./.github/workflows/file.yml`.
     pub uses: Spanned<String>,
-    /// `with`: inputs, typed as written (strings may hold `${{ }}`).
-    pub with: IndexMap<String, Spanned<serde_json::Value>>,
+    /// `with`: inputs, typed as written; strings containing `${{ }}` are templates.
+    pub with: IndexMap<String, MaybeExpr<serde_json::Value>>,
     /// `secrets`.
     pub secrets: Option<CallSecrets>,
 }
@@ -295,20 +295,14 @@ fn read_job(r: &mut Reader<'_>, id: Spanned<String>, entry: &Entry) -> Option<Jo
                         );
                         continue;
                     }
-                    if let Some(s) = w.value.as_str().filter(|s| s.contains("${{")) {
-                        let _ = r.template_from(
-                            s.to_owned(),
-                            w.value.span,
-                            w.value
-                                .as_scalar()
-                                .map(|s| s.style)
-                                .unwrap_or(crate::yaml::ScalarStyle::Plain),
-                        );
-                    }
-                    with.insert(
-                        name.to_owned(),
-                        Spanned::new(w.value.to_json(), w.value.span),
-                    );
+                    let value = match w.value.as_scalar() {
+                        Some(sc) if sc.value.contains("${{") => match r.template(&w.value, name) {
+                            Some(t) => MaybeExpr::Expr(t),
+                            None => continue,
+                        },
+                        _ => MaybeExpr::Value(Spanned::new(w.value.to_json(), w.value.span)),
+                    };
+                    with.insert(name.to_owned(), value);
                 }
             }
             "secrets" => {
@@ -344,6 +338,50 @@ fn read_job(r: &mut Reader<'_>, id: Spanned<String>, entry: &Entry) -> Option<Jo
         }
     }
     Some(job)
+}
+
+impl Job {
+    /// Whether this job calls a reusable workflow instead of running steps.
+    ///
+    /// ```
+    /// let wf = gha_model::Workflow::from_yaml("on: push\njobs: {a: {uses: ./.github/workflows/x.yml}}").unwrap();
+    /// assert!(wf.jobs[0].is_reusable_call());
+    /// ```
+    pub fn is_reusable_call(&self) -> bool {
+        self.call.is_some()
+    }
+
+    /// The id of every step: its `id`, or one generated as GitHub does (`__run`,
+    /// `__actions_checkout`, then `__run_2`, ... on collisions, compared case-insensitively).
+    ///
+    /// ```
+    /// let wf = gha_model::Workflow::from_yaml("on: push\njobs: {a: {runs-on: x, steps: [{run: a}, {id: b, run: b}, {run: c}]}}").unwrap();
+    /// assert_eq!(wf.jobs[0].step_ids(), ["__run", "b", "__run_2"]);
+    /// ```
+    pub fn step_ids(&self) -> Vec<String> {
+        let mut taken: Vec<String> = self
+            .steps
+            .iter()
+            .filter_map(|s| s.id.as_ref().map(|i| i.value.to_ascii_lowercase()))
+            .collect();
+        self.steps
+            .iter()
+            .map(|s| match &s.id {
+                Some(id) => id.value.clone(),
+                None => {
+                    let base = s.generated_id_base();
+                    let mut candidate = base.clone();
+                    let mut n = 2;
+                    while taken.contains(&candidate.to_ascii_lowercase()) {
+                        candidate = format!("{base}_{n}");
+                        n += 1;
+                    }
+                    taken.push(candidate.to_ascii_lowercase());
+                    candidate
+                }
+            })
+            .collect()
+    }
 }
 
 fn read_needs(r: &mut Reader<'_>, node: &Node) -> Vec<Spanned<String>> {

@@ -119,6 +119,18 @@ pub struct MatrixCombination {
     pub values: Map<String, Value>,
 }
 
+impl MatrixCombination {
+    /// The combination as the `matrix` context value for `gha-expr`.
+    ///
+    /// ```
+    /// let c = gha_model::MatrixCombination { values: serde_json::json!({"os": "linux"}).as_object().unwrap().clone() };
+    /// assert_eq!(c.to_value().to_json(), serde_json::json!({"os": "linux"}));
+    /// ```
+    pub fn to_value(&self) -> crate::expression::Value {
+        crate::expression::Value::from(Value::Object(self.values.clone()))
+    }
+}
+
 /// Why a matrix cannot be expanded (yet).
 ///
 /// ```

@@ -345,7 +345,8 @@ pub struct Input {
     pub description: Option<String>,
     /// `required` (default false).
     pub required: bool,
-    /// `default`, typed as written (a string may hold `${{ }}` for workflow_call).
+    /// `default`, typed as written (a workflow_call default string may hold `${{ }}`; parse
+    /// it with [`TemplateString::from_str`](crate::TemplateString::from_str)).
     pub default: Option<Spanned<serde_json::Value>>,
     /// `type`.
     pub input_type: Option<Spanned<InputType>>,
@@ -710,6 +711,10 @@ fn read_inputs(r: &mut Reader<'_>, node: &Node, ev: &mut Event, is_call: bool) {
                             "input \"default\" must be a scalar value",
                         );
                     } else {
+                        if let Some(sc) = p.value.as_scalar().filter(|s| s.value.contains("${{")) {
+                            // Validate the expression syntax; the value stays a string.
+                            let _ = r.template_from(sc.value.clone(), p.value.span, sc.style);
+                        }
                         input.default = Some(Spanned::new(p.value.to_json(), p.value.span));
                     }
                 }

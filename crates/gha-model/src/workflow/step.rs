@@ -86,6 +86,62 @@ pub enum StepKind<'a> {
 }
 
 impl Step {
+    /// The name GitHub shows for the step: its `name`, or `Run <action>` / `Run <first line of
+    /// the script>`.
+    ///
+    /// ```
+    /// let wf = gha_model::Workflow::from_yaml("on: push\njobs: {a: {runs-on: x, steps: [{uses: actions/checkout@v4}, {run: \"make\\nmake test\"}, {name: Hi, run: y}]}}").unwrap();
+    /// let s = &wf.jobs[0].steps;
+    /// assert_eq!(s[0].display_name(), "Run actions/checkout@v4");
+    /// assert_eq!(s[1].display_name(), "Run make");
+    /// assert_eq!(s[2].display_name(), "Hi");
+    /// ```
+    pub fn display_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.raw.clone();
+        }
+        match self.kind() {
+            StepKind::Run(r) => format!("Run {}", r.raw.trim().lines().next().unwrap_or("")),
+            StepKind::Uses(u) => format!("Run {u}"),
+            StepKind::Parallel(_) => "Run steps in parallel".to_owned(),
+            StepKind::Wait(_) | StepKind::WaitAll => "Wait for background steps".to_owned(),
+            StepKind::Cancel(id) => format!("Cancel {id}"),
+            StepKind::Invalid => format!("Step {}", self.index + 1),
+        }
+    }
+
+    /// The id GitHub would generate for a step without `id` (before collision numbering):
+    /// `__run` for scripts, `__owner_repo` for actions, `__image_tag` for `docker://`.
+    ///
+    /// ```
+    /// let wf = gha_model::Workflow::from_yaml("on: push\njobs: {a: {runs-on: x, steps: [{uses: actions/setup-node@v4}, {uses: 'docker://alpine:3'}]}}").unwrap();
+    /// assert_eq!(wf.jobs[0].steps[0].generated_id_base(), "__actions_setup-node");
+    /// assert_eq!(wf.jobs[0].steps[1].generated_id_base(), "__alpine_3");
+    /// ```
+    pub fn generated_id_base(&self) -> String {
+        let base = match (&self.run, &self.uses) {
+            (Some(_), _) => "run".to_owned(),
+            (None, Some(u)) => {
+                let u = u.value.as_str();
+                let u = match u.strip_prefix("docker://") {
+                    Some(img) => img,
+                    None => u.split('@').next().unwrap_or(u),
+                };
+                u.chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect()
+            }
+            _ => "step".to_owned(),
+        };
+        format!("__{base}")
+    }
+
     /// Whether this is a `run` or `uses` step.
     pub fn kind(&self) -> StepKind<'_> {
         match (&self.run, &self.uses) {
