@@ -148,6 +148,9 @@ pub async fn assert_nothing_left(engine: &Engine, instance: &str) {
 
 /// Builds [`HTTP_IMAGE`] from the base image (offline: no registry involved) unless it exists.
 pub async fn ensure_http_image(engine: &Engine) {
+    // Tests of one binary run in parallel: build once.
+    static BUILDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _guard = BUILDING.lock().await;
     if engine.docker().inspect_image(HTTP_IMAGE).await.is_ok() {
         return;
     }
