@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod eval;
 
 /// Run GitHub Actions workflows on this machine, in Docker, or on AWS ECS.
@@ -18,6 +19,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check workflow and action files for errors GitHub would report.
+    Check(check::CheckArgs),
     /// Evaluate a `${{ }}` expression against JSON contexts.
     Eval(eval::EvalArgs),
 }
@@ -25,6 +28,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
     }
 }

@@ -500,10 +500,14 @@ fn read_event(r: &mut Reader<'_>, name: Spanned<String>, node: &Node) -> Event {
     for e in entries {
         let Some(k) = e.key.as_str() else { continue };
         if !allowed.contains(&k) {
-            let msg = format!(
-                "unexpected key \"{k}\" for {section}. expected one of {}",
-                crate::reader::quote_list(&allowed)
-            );
+            let msg = if allowed.is_empty() {
+                format!("unexpected key \"{k}\" for {section}. \"{event}\" takes no configuration")
+            } else {
+                format!(
+                    "unexpected key \"{k}\" for {section}. expected one of {}",
+                    crate::reader::quote_list(&allowed)
+                )
+            };
             if lenient {
                 r.warning(e.key.span, codes::UNKNOWN_KEY, msg);
             } else {
