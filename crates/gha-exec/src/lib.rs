@@ -22,6 +22,8 @@
 //! # }).unwrap();
 //! ```
 
+#![recursion_limit = "256"]
+
 pub mod backend;
 pub mod commands;
 pub mod conclusion;
@@ -31,6 +33,7 @@ pub mod host;
 pub mod log_sink;
 pub mod masker;
 pub mod observer;
+pub mod run;
 pub mod shell;
 pub mod tracer;
 
