@@ -490,7 +490,20 @@ pub(crate) fn read_container(r: &mut Reader<'_>, node: &Node, what: &str) -> Opt
                 {
                     match k {
                         "username" => cred.username = r.template(&e.value, k),
-                        _ => cred.password = r.template(&e.value, k),
+                        _ => {
+                            cred.password = r.template(&e.value, k);
+                            if cred
+                                .password
+                                .as_ref()
+                                .is_some_and(|p| p.is_literal() && !p.raw.is_empty())
+                            {
+                                r.warning(
+                                    e.value.span,
+                                    codes::CREDENTIALS,
+                                    format!("\"password\" in \"{what}\" section should be specified via secrets. do not put password value directly"),
+                                );
+                            }
+                        }
                     }
                 }
                 c.credentials = Some(cred);

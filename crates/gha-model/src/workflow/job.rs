@@ -251,8 +251,8 @@ fn read_job(r: &mut Reader<'_>, id: Spanned<String>, entry: &Entry) -> Option<Jo
             "outputs" => {
                 if let Some(entries) = r.mapping_or_null(v, k) {
                     r.check_case_insensitive_duplicates(entries, "outputs");
+                    job.outputs = r.template_map(v, k).unwrap_or_default();
                 }
-                job.outputs = r.template_map(v, k).unwrap_or_default();
             }
             "env" => job.env = r.env(v, k),
             "defaults" => job.defaults = read_defaults(r, v),
@@ -315,6 +315,7 @@ fn read_job(r: &mut Reader<'_>, id: Spanned<String>, entry: &Entry) -> Option<Jo
             _ => {}
         }
     }
+    check_runs_on_matrix_types(r, &job);
     if is_call {
         job.call = uses.map(|uses| WorkflowCall {
             uses,
@@ -381,6 +382,44 @@ impl Job {
                 }
             })
             .collect()
+    }
+}
+
+/// `runs-on: ${{ matrix.x }}` where `x` holds mappings cannot name a runner.
+fn check_runs_on_matrix_types(r: &mut Reader<'_>, job: &Job) {
+    let (Some(runs_on), Some(strategy)) = (&job.runs_on, &job.strategy) else {
+        return;
+    };
+    let Some(super::Matrix::Map(m)) = &strategy.matrix else {
+        return;
+    };
+    for label in &runs_on.labels {
+        let Some(expr) = label.template().single_expression() else {
+            continue;
+        };
+        let text = expr.to_string();
+        let Some(key) = text.strip_prefix("matrix.") else {
+            continue;
+        };
+        let Some(vector) = m
+            .vectors
+            .iter()
+            .find(|v| v.key.value.eq_ignore_ascii_case(key))
+        else {
+            continue;
+        };
+        if let super::MatrixValues::List(values) = &vector.values
+            && values.iter().any(|v| v.value.is_object())
+        {
+            r.error(
+                label.span,
+                codes::TYPE,
+                format!(
+                    "type of expression at \"runs-on\" must be string or array but matrix \"{}\" holds objects",
+                    vector.key.value
+                ),
+            );
+        }
     }
 }
 

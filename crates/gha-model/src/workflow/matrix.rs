@@ -571,7 +571,7 @@ fn read_matrix(r: &mut Reader<'_>, node: &Node) -> Option<Matrix> {
             "Matrix must define at least one vector",
         );
     }
-    validate_exclude(r, &m);
+    validate_exclude(r, &m, node.get("exclude"));
     // Check the size when everything is known.
     let matrix = Matrix::Map(m);
     if !matrix.is_deferred()
@@ -631,7 +631,15 @@ fn read_rows(r: &mut Reader<'_>, node: &Node, key: &str) -> Option<MatrixRows> {
 }
 
 /// `exclude` rows may only name keys of the matrix, with values the matrix has.
-fn validate_exclude(r: &mut Reader<'_>, m: &MatrixMap) {
+fn validate_exclude(r: &mut Reader<'_>, m: &MatrixMap, exclude_node: Option<&Node>) {
+    // The span of `exclude[i].<key>`'s value, for precise locations.
+    let value_span = |i: usize, k: &str, fallback: Span| {
+        exclude_node
+            .and_then(|n| n.as_sequence())
+            .and_then(|rows| rows.get(i))
+            .and_then(|row| row.get(k))
+            .map_or(fallback, |v| v.span)
+    };
     let Some(MatrixRows::List(rows)) = &m.exclude else {
         return;
     };
@@ -656,13 +664,18 @@ fn validate_exclude(r: &mut Reader<'_>, m: &MatrixMap) {
             }
         }
     }
-    for row in rows {
+    for (i, row) in rows.iter().enumerate() {
         for (k, v) in &row.value {
             if !known.iter().any(|n| n.eq_ignore_ascii_case(k)) {
                 let mut names: Vec<&str> = known.clone();
                 names.sort_unstable();
                 r.error(
-                    row.span,
+                    exclude_node
+                        .and_then(|n| n.as_sequence())
+                        .and_then(|rows| rows.get(i))
+                        .and_then(|row| row.as_mapping())
+                        .and_then(|e| e.iter().find(|e| e.key.as_str() == Some(k.as_str())))
+                        .map_or(row.span, |e| e.key.span),
                     codes::MATRIX,
                     format!(
                         "\"{k}\" in \"exclude\" section does not exist in matrix. available matrix configurations are {}",
@@ -688,7 +701,7 @@ fn validate_exclude(r: &mut Reader<'_>, m: &MatrixMap) {
             if !values.iter().any(|x| value_matches(v, &x.value)) && !in_include {
                 // GitHub accepts an exclude that matches nothing; it is still a likely mistake.
                 r.warning(
-                    row.span,
+                    value_span(i, k, row.span),
                     codes::MATRIX,
                     format!(
                         "value {v} in \"exclude\" does not match in matrix \"{k}\" combinations. possible values are {}",

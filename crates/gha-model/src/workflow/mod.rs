@@ -8,6 +8,7 @@ mod matrix;
 mod needs;
 mod on;
 mod step;
+mod visit;
 
 pub use common::{
     Concurrency, Container, Credentials, Defaults, Environment, PERMISSION_SCOPES, PermissionLevel,
@@ -26,6 +27,7 @@ pub use on::{
     activity_types,
 };
 pub use step::{Step, StepKind};
+pub use visit::ExpressionSite;
 
 pub(crate) use step::read_steps;
 
@@ -196,9 +198,10 @@ fn read_workflow(r: &mut Reader<'_>, root: &Node) -> Option<Workflow> {
             }
         }
     }
+    // Missing top-level keys are reported where the workflow's mapping starts.
     let top = Span {
-        start_pos: crate::Position { line: 1, column: 1 },
-        end_pos: crate::Position { line: 1, column: 1 },
+        end: root.span.start,
+        end_pos: root.span.start_pos,
         ..root.span
     };
     if !saw_on {
@@ -216,5 +219,69 @@ fn read_workflow(r: &mut Reader<'_>, root: &Node) -> Option<Workflow> {
         );
     }
     needs::validate(r, &wf.jobs);
+    check_undeclared_secrets(r, &wf);
     Some(wf)
+}
+
+/// In a workflow that only runs through `workflow_call` and declares its secrets, a
+/// `secrets.X` that is not declared is always empty (GitHub does not reject it: a warning).
+fn check_undeclared_secrets(r: &mut Reader<'_>, wf: &Workflow) {
+    let Some(call) = wf.on.workflow_call() else {
+        return;
+    };
+    if wf.on.events.len() != 1 || call.secrets.is_empty() {
+        return;
+    }
+    let declared: Vec<String> = call
+        .secrets
+        .keys()
+        .map(|k| k.to_ascii_lowercase())
+        .collect();
+    let mut found = Vec::new();
+    wf.visit_expressions(&mut |site| {
+        let (raw, span, style, parts) = match site {
+            ExpressionSite::Template(t) => (&t.raw, t.span, t.style, t.template().parts()),
+            ExpressionSite::Condition(_) => return,
+        };
+        for part in parts {
+            let crate::expression::TemplatePart::Expr { expr, .. } = part else {
+                continue;
+            };
+            for path in expr.context_paths() {
+                let mut segs = path.split('.');
+                if !segs
+                    .next()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("secrets"))
+                {
+                    continue;
+                }
+                let Some(name) = segs.next() else { continue };
+                let lower = name.to_ascii_lowercase();
+                if lower == "github_token" || lower == "*" || declared.contains(&lower) {
+                    continue;
+                }
+                let at = raw.find(name).map(|i| (i, i + name.len()));
+                found.push((name.to_owned(), raw.clone(), span, style, at));
+            }
+        }
+    });
+    for (name, raw, span, style, at) in found {
+        let t = TemplateString::from_str(&raw).ok();
+        let loc = match (t, at) {
+            (Some(mut t), Some((s, e))) => {
+                t.span = span;
+                t.style = style;
+                t.file_span(r.src, s, e)
+            }
+            _ => span,
+        };
+        r.warning(
+            loc,
+            codes::INPUTS,
+            format!(
+                "secret \"{name}\" is not declared in \"on.workflow_call.secrets\"; it will be empty. declared secrets are {}",
+                call.secrets.keys().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
 }

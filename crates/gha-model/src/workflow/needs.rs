@@ -177,22 +177,38 @@ pub(crate) fn validate(r: &mut Reader<'_>, jobs: &[Job]) {
         }
     }
     let graph = NeedsGraph::new(jobs);
-    for (i, _, path) in graph.cycles() {
-        let job = &jobs[i];
-        let needed = &graph.ids[path[1]];
-        let Some(at) = job.needs.iter().find(|n| n.value == *needed) else {
+    let cycles = graph.cycles();
+    // One summary per cycle, at the first job (in file order) that is part of one.
+    let mut summarized: Vec<usize> = Vec::new();
+    for (i, _, path) in &cycles {
+        if summarized.contains(i) {
             continue;
-        };
+        }
+        summarized.extend(path.iter().copied());
         let path_text = path
             .iter()
             .map(|&p| format!("\"{}\"", graph.ids[p]))
             .collect::<Vec<_>>()
             .join(" -> ");
         r.error(
+            jobs[*i].id.span,
+            codes::NEEDS,
+            format!(
+                "cyclic dependencies in \"needs\" job configurations are detected. detected cycle is {path_text}"
+            ),
+        );
+    }
+    for (i, _, path) in cycles {
+        let job = &jobs[i];
+        let needed = &graph.ids[path[1]];
+        let Some(at) = job.needs.iter().find(|n| n.value == *needed) else {
+            continue;
+        };
+        r.error(
             at.span,
             codes::NEEDS,
             format!(
-                "Job '{}' depends on job '{needed}' which creates a cycle in the dependency graph. detected cycle is {path_text}",
+                "Job '{}' depends on job '{needed}' which creates a cycle in the dependency graph.",
                 job.id.value
             ),
         );

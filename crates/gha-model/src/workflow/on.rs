@@ -584,7 +584,8 @@ fn read_event(r: &mut Reader<'_>, name: Spanned<String>, node: &Node) -> Event {
         let has_a = entries.iter().find(|e| e.key.as_str() == Some(a));
         let has_b = entries.iter().find(|e| e.key.as_str() == Some(b));
         if let (Some(x), Some(y)) = (has_a, has_b) {
-            let first = if x.key.span.start < y.key.span.start {
+            // Reported at the key written second.
+            let first = if x.key.span.start > y.key.span.start {
                 x
             } else {
                 y
@@ -656,7 +657,7 @@ fn read_inputs(r: &mut Reader<'_>, node: &Node, ev: &mut Event, is_call: bool) {
     r.check_case_insensitive_duplicates(entries, "inputs");
     if !is_call && entries.len() > 25 {
         r.error(
-            node.span,
+            ev.name.span,
             codes::INPUTS,
             format!(
                 "maximum number of inputs for \"workflow_dispatch\" event is 25 but {} inputs are provided",
@@ -765,7 +766,7 @@ fn read_inputs(r: &mut Reader<'_>, node: &Node, ev: &mut Event, is_call: bool) {
             && !props.iter().any(|p| p.key.as_str() == Some("type"))
         {
             r.error(
-                e.value.span,
+                e.key.span,
                 codes::MISSING_KEY,
                 format!(
                     "\"type\" is missing at \"{}\" input of workflow_call event",
@@ -798,7 +799,7 @@ fn validate_input(r: &mut Reader<'_>, input: &Input, required_span: Option<Span>
         Some(InputType::Choice) => {
             if input.options.is_empty() {
                 r.error(
-                    input.span,
+                    input.name.span,
                     codes::INPUTS,
                     format!("input type of \"{name}\" is \"choice\" but \"options\" is not set"),
                 );
@@ -865,7 +866,7 @@ fn validate_input(r: &mut Reader<'_>, input: &Input, required_span: Option<Span>
     }
     if ty != Some(InputType::Choice) && !input.options.is_empty() {
         r.error(
-            input.span,
+            input.name.span,
             codes::INPUTS,
             format!(
                 "\"options\" can not be set to \"{name}\" input because its type is not \"choice\""
@@ -901,7 +902,7 @@ fn read_call_outputs(r: &mut Reader<'_>, node: &Node, ev: &mut Event) {
         }
         if out.value.is_none() {
             r.error(
-                e.value.span,
+                e.key.span,
                 codes::MISSING_KEY,
                 format!(
                     "\"value\" is missing at \"{}\" output of workflow_call event",

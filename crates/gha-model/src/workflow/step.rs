@@ -252,9 +252,10 @@ fn read_step(r: &mut Reader<'_>, node: &Node, index: usize, composite: bool) -> 
     let has = |k: &str| entries.iter().any(|e| e.key.as_str() == Some(k));
     let (allowed, section) = match (has("run"), has("uses")) {
         (true, true) => {
+            // Reported at `run`: with `uses` present, this is an action step.
             let at = entries
                 .iter()
-                .find(|e| e.key.as_str() == Some("uses"))
+                .find(|e| e.key.as_str() == Some("run"))
                 .map(|e| e.key.span)
                 .unwrap_or(node.span);
             r.error(
@@ -328,8 +329,8 @@ fn read_step(r: &mut Reader<'_>, node: &Node, index: usize, composite: bool) -> 
             "with" => {
                 if let Some(entries) = r.mapping_or_null(v, k) {
                     r.check_case_insensitive_duplicates(entries, "with");
+                    step.with = r.template_map(v, k).unwrap_or_default();
                 }
-                step.with = r.template_map(v, k).unwrap_or_default();
             }
             "env" => step.env = r.env(v, k),
             "continue-on-error" => step.continue_on_error = r.bool_or_expr(v, k),
