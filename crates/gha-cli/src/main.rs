@@ -8,6 +8,12 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod eval;
+mod graph;
+mod kv;
+mod list;
+mod render;
+mod run;
+mod workflows;
 
 /// Run GitHub Actions workflows on this machine, in Docker, or on AWS ECS.
 #[derive(Debug, Parser)]
@@ -23,6 +29,12 @@ enum Command {
     Check(check::CheckArgs),
     /// Evaluate a `${{ }}` expression against JSON contexts.
     Eval(eval::EvalArgs),
+    /// Run workflows on this machine (or in Docker), as GitHub would.
+    Run(Box<run::RunArgs>),
+    /// List workflows, their events and jobs.
+    List(list::ListArgs),
+    /// Draw the `needs` graph of each workflow.
+    Graph(graph::GraphArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,5 +42,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Run(args) => run::run(*args),
+        Command::List(args) => list::run(args),
+        Command::Graph(args) => graph::run(args),
     }
 }

@@ -205,3 +205,19 @@ impl Executor {
         .await
     }
 }
+
+/// The ref, sha, head ref and base ref a run of `options` sees (`github.ref`, `github.sha`,
+/// `github.head_ref`, `github.base_ref`): from the git checkout, overridden by the event
+/// payload (`ref`/`after` for pushes, `pull_request.number`/`head.ref`/`base.ref` for pull
+/// requests).
+///
+/// ```
+/// let mut o = gha_exec::run::RunOptions::new(".");
+/// o.event_name = "pull_request".into();
+/// o.event = serde_json::json!({"pull_request": {"number": 7, "head": {"ref": "fix"}, "base": {"ref": "main"}}});
+/// let (r, _, head, base) = gha_exec::run::event_refs_of(&o);
+/// assert_eq!((r.as_str(), head.as_str(), base.as_str()), ("refs/pull/7/merge", "fix", "main"));
+/// ```
+pub fn event_refs_of(options: &RunOptions) -> (String, String, String, String) {
+    contexts::event_refs(options)
+}
