@@ -20,6 +20,8 @@
 //! assert_eq!(value, Value::from("CI runs on Linux"));
 //! ```
 
+extern crate alloc;
+
 mod ast;
 mod compare;
 mod condition;

@@ -189,6 +189,8 @@ struct Built {
     depth: usize,
     start: usize,
     open_chain: bool,
+    /// A keyword literal, which may not be dereferenced.
+    is_literal: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -199,18 +201,17 @@ enum BinaryOp {
 }
 
 impl BinaryOp {
-    fn from_rule(rule: Rule) -> Option<BinaryOp> {
-        Some(match rule {
-            Rule::or => BinaryOp::Or,
-            Rule::and => BinaryOp::And,
-            Rule::eq => BinaryOp::Compare(CompareOp::Eq),
-            Rule::ne => BinaryOp::Compare(CompareOp::Ne),
-            Rule::lt => BinaryOp::Compare(CompareOp::Lt),
-            Rule::le => BinaryOp::Compare(CompareOp::Le),
-            Rule::gt => BinaryOp::Compare(CompareOp::Gt),
-            Rule::ge => BinaryOp::Compare(CompareOp::Ge),
-            _ => return None,
-        })
+    fn from_text(op: &str) -> BinaryOp {
+        match op {
+            "||" => BinaryOp::Or,
+            "&&" => BinaryOp::And,
+            "==" => BinaryOp::Compare(CompareOp::Eq),
+            "!=" => BinaryOp::Compare(CompareOp::Ne),
+            "<" => BinaryOp::Compare(CompareOp::Lt),
+            "<=" => BinaryOp::Compare(CompareOp::Le),
+            ">" => BinaryOp::Compare(CompareOp::Gt),
+            _ => BinaryOp::Compare(CompareOp::Ge),
+        }
     }
 
     fn precedence(self) -> u8 {
@@ -247,10 +248,12 @@ impl<'s> Builder<'s, '_> {
         let mut ops: Vec<BinaryOp> = Vec::with_capacity(3);
         loop {
             operands.push(self.build_operand(iter)?);
-            let Some(op) = iter.peek().and_then(|p| BinaryOp::from_rule(p.as_rule())) else {
+            let Some(op) = iter
+                .next_if(|p| p.as_rule() == Rule::operator)
+                .map(|p| BinaryOp::from_text(p.as_str()))
+            else {
                 break;
             };
-            iter.next();
             while let Some(&top) = ops.last()
                 && top.precedence() >= op.precedence()
             {
@@ -288,6 +291,7 @@ impl<'s> Builder<'s, '_> {
                         depth,
                         start,
                         open_chain: true,
+                        is_literal: false,
                     };
                     left
                 } else {
@@ -303,6 +307,7 @@ impl<'s> Builder<'s, '_> {
                         depth,
                         start: left.start,
                         open_chain: true,
+                        is_literal: false,
                     }
                 }
             }
@@ -318,6 +323,7 @@ impl<'s> Builder<'s, '_> {
                     span,
                 ),
                 open_chain: false,
+                is_literal: false,
             },
         };
         self.check_depth(&built)?;
@@ -348,13 +354,13 @@ impl<'s> Builder<'s, '_> {
         let mut built = self.build_primary(pair)?;
         while let Some(next) = iter.peek() {
             let rule = next.as_rule();
-            if !matches!(
-                rule,
-                Rule::property | Rule::property_star | Rule::index | Rule::index_star
-            ) {
+            if !matches!(rule, Rule::property | Rule::index) {
                 break;
             }
             let accessor = iter.next().expect("peeked");
+            if built.is_literal {
+                return Err(self.syntax_error(accessor.as_span().start()));
+            }
             built = self.apply_accessor(built, accessor)?;
         }
         while let Some(start) = nots.pop() {
@@ -364,6 +370,7 @@ impl<'s> Builder<'s, '_> {
                 expr: Expr::new(ExprKind::Not(Box::new(built.expr)), span),
                 start,
                 open_chain: false,
+                is_literal: false,
             };
             self.check_depth(&built)?;
         }
@@ -376,6 +383,7 @@ impl<'s> Builder<'s, '_> {
             depth: 1,
             start: span.start,
             open_chain: false,
+            is_literal: false,
         }
     }
 
@@ -384,10 +392,6 @@ impl<'s> Builder<'s, '_> {
         let span = Span::new(pest_span.start(), pest_span.end());
         let text = pair.as_str();
         Ok(match pair.as_rule() {
-            Rule::null => self.leaf(ExprKind::Null, span),
-            Rule::boolean => self.leaf(ExprKind::Bool(text == "true"), span),
-            Rule::nan => self.leaf(ExprKind::Number(f64::NAN), span),
-            Rule::infinity => self.leaf(ExprKind::Number(f64::INFINITY), span),
             Rule::number => match parse_number_literal(text) {
                 Some(n) => self.leaf(ExprKind::Number(n), span),
                 None => return Err(self.located(span, "Unexpected symbol")),
@@ -401,32 +405,51 @@ impl<'s> Builder<'s, '_> {
                 };
                 self.leaf(ExprKind::String(value), span)
             }
-            Rule::context => {
-                if !self.options.allows_context(text) {
-                    return Err(self.located(span, "Unrecognized named-value"));
-                }
-                self.leaf(ExprKind::Context(text.to_owned()), span)
-            }
             Rule::group => {
                 let mut inner = pair.into_inner().peekable();
                 let mut built = self.build_sequence(&mut inner)?;
                 built.start = span.start;
                 built.open_chain = false;
+                built.is_literal = false;
                 built
             }
-            Rule::call => self.build_call(pair, span)?,
+            Rule::name => {
+                let mut inner = pair.into_inner();
+                let ident = inner.next().expect("a name has an identifier");
+                match inner.next() {
+                    Some(arguments) if keyword(ident.as_str()).is_some() => {
+                        return Err(self.syntax_error(arguments.as_span().start()));
+                    }
+                    Some(arguments) => self.build_call(ident, arguments, span)?,
+                    None => {
+                        let span = Span::new(ident.as_span().start(), ident.as_span().end());
+                        let text = ident.as_str();
+                        if let Some(kind) = keyword(text) {
+                            let mut built = self.leaf(kind, span);
+                            built.is_literal = true;
+                            return Ok(built);
+                        }
+                        if !self.options.allows_context(text) {
+                            return Err(self.located(span, "Unrecognized named-value"));
+                        }
+                        self.leaf(ExprKind::Context(text.to_owned()), span)
+                    }
+                }
+            }
             rule => unreachable!("not an operand: {rule:?}"),
         })
     }
 
-    fn build_call(&self, pair: Pair<'s, Rule>, span: Span) -> Result<Built, ParseError> {
-        let mut inner = pair.into_inner();
-        let name_pair = inner.next().expect("call has a name");
+    fn build_call(
+        &self,
+        name_pair: Pair<'s, Rule>,
+        arguments: Pair<'s, Rule>,
+        span: Span,
+    ) -> Result<Built, ParseError> {
         let name_span = Span::new(name_pair.as_span().start(), name_pair.as_span().end());
         let Some(function) = Function::from_name(name_pair.as_str()) else {
             return Err(self.located(name_span, "Unrecognized function"));
         };
-        let arguments = inner.next().expect("call has arguments");
         let mut args = Vec::new();
         let mut depth = 0;
         for arg in arguments.into_inner() {
@@ -452,6 +475,7 @@ impl<'s> Builder<'s, '_> {
             depth: depth + 1,
             start: span.start,
             open_chain: false,
+            is_literal: false,
         };
         self.check_depth(&built)?;
         Ok(built)
@@ -461,28 +485,24 @@ impl<'s> Builder<'s, '_> {
         let end = accessor.as_span().end();
         let span = Span::new(target.start, end);
         let start = target.start;
-        let (kind, depth) = match accessor.as_rule() {
-            Rule::property => {
-                let name = accessor
-                    .into_inner()
-                    .next()
-                    .expect("property has a name")
-                    .as_str()
-                    .to_owned();
-                let kind = ExprKind::Property {
-                    target: Box::new(target.expr),
-                    name,
-                };
-                (kind, target.depth + 1)
-            }
-            Rule::property_star | Rule::index_star => (
+        let is_property = accessor.as_rule() == Rule::property;
+        let mut inner = accessor.into_inner().peekable();
+        let first = inner.peek().expect("an accessor has content");
+        let (kind, depth) = match first.as_rule() {
+            Rule::star => (
                 ExprKind::Star {
                     target: Box::new(target.expr),
                 },
                 target.depth + 1,
             ),
-            Rule::index => {
-                let mut inner = accessor.into_inner().peekable();
+            Rule::identifier if is_property => {
+                let kind = ExprKind::Property {
+                    target: Box::new(target.expr),
+                    name: first.as_str().to_owned(),
+                };
+                (kind, target.depth + 1)
+            }
+            _ => {
                 let index = self.build_sequence(&mut inner)?;
                 let depth = target.depth.max(index.depth) + 1;
                 (
@@ -493,13 +513,13 @@ impl<'s> Builder<'s, '_> {
                     depth,
                 )
             }
-            rule => unreachable!("not an accessor: {rule:?}"),
         };
         let built = Built {
             expr: Expr::new(kind, span),
             depth,
             start,
             open_chain: false,
+            is_literal: false,
         };
         self.check_depth(&built)?;
         Ok(built)
@@ -544,6 +564,18 @@ impl<'s> Builder<'s, '_> {
             None => ParseError::new(Span::new(pos, pos), "Unexpected end of expression"),
         }
     }
+}
+
+/// The node a keyword stands for, or None for an ordinary name.
+fn keyword(text: &str) -> Option<ExprKind> {
+    Some(match text {
+        "null" => ExprKind::Null,
+        "true" => ExprKind::Bool(true),
+        "false" => ExprKind::Bool(false),
+        "NaN" => ExprKind::Number(f64::NAN),
+        "Infinity" => ExprKind::Number(f64::INFINITY),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
