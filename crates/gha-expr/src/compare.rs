@@ -36,6 +36,16 @@ fn folded(s: &str) -> String {
     s.chars().map(fold).collect()
 }
 
+/// A hash that is equal for strings equal ignoring case (FNV-1a over folded characters).
+pub(crate) fn hash_ignore_case(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for c in s.chars() {
+        h ^= u64::from(u32::from(fold(c)));
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// `haystack` contains `needle`, ignoring case.
 pub(crate) fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     if needle.is_empty() {

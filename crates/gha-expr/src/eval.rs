@@ -201,7 +201,7 @@ fn object_key<'v>(index: &'v Val<'_>) -> Option<Cow<'v, str>> {
 struct Evaluator<'a> {
     env: &'a EvalEnv<'a>,
     arena: &'a Arena<Value>,
-    contexts: RefCell<Vec<(String, Option<&'a Value>)>>,
+    contexts: RefCell<Vec<(&'a str, Option<&'a Value>)>>,
     memory: Cell<usize>,
 }
 
@@ -253,18 +253,18 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    fn context(&self, name: &str) -> Val<'a> {
+    fn context(&self, name: &'a str) -> Val<'a> {
         let mut cache = self.contexts.borrow_mut();
         if let Some((_, v)) = cache.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
             return v.map_or(Val::Null, Val::of);
         }
-        let lower = name.to_ascii_lowercase();
-        let value = self
-            .env
-            .contexts
-            .lookup(&lower)
-            .map(|v| &*self.arena.alloc(v));
-        cache.push((lower, value));
+        let looked_up = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.env.contexts.lookup(&name.to_ascii_lowercase())
+        } else {
+            self.env.contexts.lookup(name)
+        };
+        let value = looked_up.map(|v| &*self.arena.alloc(v));
+        cache.push((name, value));
         value.map_or(Val::Null, Val::of)
     }
 

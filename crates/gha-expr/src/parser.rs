@@ -244,16 +244,16 @@ impl<'s> Builder<'s, '_> {
 
     /// `operand (op operand)*` with precedence: a shunting-yard over the flat pairs.
     fn build_sequence(&self, iter: &mut Peek<'s>) -> Result<Built, ParseError> {
+        let first = self.build_operand(iter)?;
+        let Some(first_op) = iter.next_if(|p| p.as_rule() == Rule::operator) else {
+            // Most sequences (arguments, indexes) are a single operand: no stacks needed.
+            return Ok(first);
+        };
         let mut operands: Vec<Built> = Vec::with_capacity(4);
         let mut ops: Vec<BinaryOp> = Vec::with_capacity(3);
-        loop {
-            operands.push(self.build_operand(iter)?);
-            let Some(op) = iter
-                .next_if(|p| p.as_rule() == Rule::operator)
-                .map(|p| BinaryOp::from_text(p.as_str()))
-            else {
-                break;
-            };
+        operands.push(first);
+        let mut next_op = Some(BinaryOp::from_text(first_op.as_str()));
+        while let Some(op) = next_op.take() {
             while let Some(&top) = ops.last()
                 && top.precedence() >= op.precedence()
             {
@@ -261,6 +261,10 @@ impl<'s> Builder<'s, '_> {
                 self.reduce(&mut operands, top)?;
             }
             ops.push(op);
+            operands.push(self.build_operand(iter)?);
+            next_op = iter
+                .next_if(|p| p.as_rule() == Rule::operator)
+                .map(|p| BinaryOp::from_text(p.as_str()));
         }
         while let Some(top) = ops.pop() {
             self.reduce(&mut operands, top)?;

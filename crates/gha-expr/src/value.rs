@@ -1,8 +1,8 @@
 //! Runtime values: null, booleans, numbers, strings, arrays and case-insensitive objects.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use crate::compare::eq_ignore_case;
+use crate::compare::{eq_ignore_case, hash_ignore_case};
 use crate::number::number_to_string;
 
 /// A runtime value of the expression language.
@@ -43,7 +43,65 @@ pub enum Value {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Object {
-    entries: Arc<Vec<(String, Value)>>,
+    inner: Arc<Entries>,
+}
+
+/// Objects with at least this many keys get a hash index on their first lookup.
+const INDEX_THRESHOLD: usize = 12;
+
+#[derive(Debug, Default)]
+struct Entries {
+    list: Vec<(String, Value)>,
+    /// `(case-insensitive hash of the key, position)`, sorted; built lazily for big objects
+    /// and shared by every clone, so a context object is indexed once for many evaluations.
+    index: OnceLock<Vec<(u64, u32)>>,
+}
+
+impl Clone for Entries {
+    fn clone(&self) -> Entries {
+        Entries {
+            list: self.list.clone(),
+            index: OnceLock::new(),
+        }
+    }
+}
+
+impl Entries {
+    fn position(&self, key: &str) -> Option<usize> {
+        if self.list.len() >= INDEX_THRESHOLD {
+            let index = self.index.get_or_init(|| {
+                let mut index: Vec<(u64, u32)> = self
+                    .list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (hash_ignore_case(k), i as u32))
+                    .collect();
+                index.sort_unstable();
+                index
+            });
+            let h = hash_ignore_case(key);
+            let from = index.partition_point(|&(x, _)| x < h);
+            return index[from..]
+                .iter()
+                .take_while(|&&(x, _)| x == h)
+                .map(|&(_, i)| i as usize)
+                .filter(|&i| eq_ignore_case(&self.list[i].0, key))
+                .min();
+        }
+        self.position_linear(key)
+    }
+
+    /// [`Entries::position`] without the index (used while the object is being built).
+    fn position_linear(&self, key: &str) -> Option<usize> {
+        if key.is_ascii() {
+            // No non-ASCII character upper-cases to an ASCII one (the Turkish dotless i and the
+            // long s are excluded from folding), so only ASCII keys of the same length match.
+            return self.list.iter().position(|(k, _)| {
+                k.len() == key.len() && k.as_bytes().eq_ignore_ascii_case(key.as_bytes())
+            });
+        }
+        self.list.iter().position(|(k, _)| eq_ignore_case(k, key))
+    }
 }
 
 impl Object {
@@ -68,11 +126,14 @@ impl Object {
     /// ```
     pub fn insert(&mut self, key: impl Into<String>, value: Value) {
         let key = key.into();
-        let entries = Arc::make_mut(&mut self.entries);
-        if let Some(slot) = entries.iter_mut().find(|(k, _)| eq_ignore_case(k, &key)) {
-            slot.1 = value;
-        } else {
-            entries.push((key, value));
+        let position = self.inner.position_linear(&key);
+        let entries = Arc::make_mut(&mut self.inner);
+        match position {
+            Some(i) => entries.list[i].1 = value,
+            None => {
+                entries.list.push((key, value));
+                entries.index = OnceLock::new();
+            }
         }
     }
 
@@ -84,10 +145,7 @@ impl Object {
     /// assert!(o.get("arch").is_none());
     /// ```
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries
-            .iter()
-            .find(|(k, _)| eq_ignore_case(k, key))
-            .map(|(_, v)| v)
+        self.inner.position(key).map(|i| &self.inner.list[i].1)
     }
 
     /// The entries in insertion order.
@@ -97,7 +155,7 @@ impl Object {
     /// assert_eq!(o.iter().count(), 1);
     /// ```
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> + '_ {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+        self.inner.list.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// The values in insertion order.
@@ -107,7 +165,7 @@ impl Object {
     /// assert_eq!(o.values().count(), 1);
     /// ```
     pub fn values(&self) -> impl ExactSizeIterator<Item = &Value> + '_ {
-        self.entries.iter().map(|(_, v)| v)
+        self.inner.list.iter().map(|(_, v)| v)
     }
 
     /// Number of entries.
@@ -116,7 +174,7 @@ impl Object {
     /// assert_eq!(gha_expr::Object::new().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.inner.list.len()
     }
 
     /// True when there are no entries.
@@ -125,7 +183,7 @@ impl Object {
     /// assert!(gha_expr::Object::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.inner.list.is_empty()
     }
 
     /// True when both handles share the same entries (GitHub compares objects by identity).
@@ -137,20 +195,42 @@ impl Object {
     /// assert!(!a.same_instance(&gha_expr::Object::new()));
     /// ```
     pub fn same_instance(&self, other: &Object) -> bool {
-        Arc::ptr_eq(&self.entries, &other.entries)
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 }
 
 impl PartialEq for Object {
     fn eq(&self, other: &Object) -> bool {
-        self.entries == other.entries
+        self.inner.list == other.inner.list
     }
 }
 
 impl<K: Into<String>> FromIterator<(K, Value)> for Object {
     fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Object {
+        let list: Vec<(String, Value)> = iter.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        if list.len() >= INDEX_THRESHOLD {
+            // Big objects: one sorted hash index finds keys that differ only in case; without
+            // such duplicates (the usual case) the list is taken as it is.
+            let mut hashes: Vec<(u64, usize)> = list
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (hash_ignore_case(k), i))
+                .collect();
+            hashes.sort_unstable();
+            let duplicate = hashes
+                .windows(2)
+                .any(|w| w[0].0 == w[1].0 && eq_ignore_case(&list[w[0].1].0, &list[w[1].1].0));
+            if !duplicate {
+                return Object {
+                    inner: Arc::new(Entries {
+                        list,
+                        index: OnceLock::new(),
+                    }),
+                };
+            }
+        }
         let mut o = Object::new();
-        for (k, v) in iter {
+        for (k, v) in list {
             o.insert(k, v);
         }
         o
@@ -313,5 +393,34 @@ impl From<Object> for Value {
 impl From<Vec<Value>> for Value {
     fn from(items: Vec<Value>) -> Value {
         Value::Array(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_objects_use_the_index_and_keep_first_casing() {
+        let mut entries: Vec<(String, Value)> = (0..40)
+            .map(|i| (format!("Key_{i}"), Value::Number(f64::from(i))))
+            .collect();
+        entries.push(("ÜBER".to_owned(), Value::from("u")));
+        let o: Object = entries.clone().into_iter().collect();
+        assert_eq!(o.len(), 41);
+        assert_eq!(o.get("key_17"), Some(&Value::Number(17.0)));
+        assert_eq!(o.get("KEY_39"), Some(&Value::Number(39.0)));
+        assert_eq!(o.get("über"), Some(&Value::from("u")));
+        assert_eq!(o.get("key_40"), None);
+        entries.push(("KEY_3".to_owned(), Value::Null));
+        let o: Object = entries.into_iter().collect();
+        assert_eq!(o.len(), 41);
+        assert_eq!(o.get("key_3"), Some(&Value::Null));
+        assert_eq!(o.iter().nth(3).map(|(k, _)| k), Some("Key_3"));
+        let mut grown = o.clone();
+        grown.insert("new", Value::Bool(true));
+        assert_eq!(grown.get("NEW"), Some(&Value::Bool(true)));
+        assert_eq!(o.get("new"), None);
+        assert!(!grown.same_instance(&o));
     }
 }
