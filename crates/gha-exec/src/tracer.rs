@@ -14,7 +14,8 @@ use crate::exec::{Exec, ExitStatus};
 /// ```
 /// use gha_exec::StepInfo;
 /// let step = StepInfo { job_id: "test".into(), job_name: "test".into(), index: 2,
-///                       id: Some("unit".into()), name: "cargo test".into() };
+///                       id: Some("unit".into()), name: "cargo test".into(),
+///                       run: Some("cargo test".into()), shell: None };
 /// assert_eq!(step.index, 2);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +30,10 @@ pub struct StepInfo {
     pub id: Option<String>,
     /// The step's display name (`name:`, or GitHub's default such as `Run cargo test`).
     pub name: String,
+    /// The evaluated body of a `run` step (`None` for other steps).
+    pub run: Option<String>,
+    /// The evaluated `shell` of a `run` step (`None`: the default shell).
+    pub shell: Option<String>,
 }
 
 /// What a tracer needs from the job environment; backends apply it when they start the job.
@@ -132,8 +137,9 @@ pub trait StepTracer: Send + Sync {
     /// Whether this tracer watches `step`.
     fn targets(&self, step: &StepInfo) -> bool;
 
-    /// Runs once in each job environment before the first targeted step (install tools,
-    /// preflight checks). Does nothing by default.
+    /// Runs once in each job environment, right after it started and before any step runs
+    /// (install tools, preflight checks); an error fails the job before its first step. Does
+    /// nothing by default.
     async fn prepare(&self, _env: &dyn JobEnv) -> Result<(), BackendError> {
         Ok(())
     }

@@ -203,22 +203,26 @@ impl JobEnv for HostJobEnv {
     }
 
     async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), BackendError> {
-        let path = PathBuf::from(path);
-        let contents = contents.to_vec();
-        tokio::task::spawn_blocking(move || {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| BackendError::io(format!("creating {}", parent.display()), e))?;
+        // Small files (scripts, file commands): plain blocking I/O is cheaper than a hop to the
+        // blocking thread pool.
+        let path = Path::new(path);
+        match std::fs::write(path, contents) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        BackendError::io(format!("creating {}", parent.display()), e)
+                    })?;
+                }
+                std::fs::write(path, contents)
+                    .map_err(|e| BackendError::io(format!("writing {}", path.display()), e))
             }
-            std::fs::write(&path, contents)
-                .map_err(|e| BackendError::io(format!("writing {}", path.display()), e))
-        })
-        .await
-        .map_err(|e| BackendError::Other(e.to_string()))?
+            Err(e) => Err(BackendError::io(format!("writing {}", path.display()), e)),
+        }
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, BackendError> {
-        match tokio::fs::read(path).await {
+        match std::fs::read(path) {
             Ok(bytes) => Ok(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(BackendError::NotFound(path.to_string()))

@@ -94,6 +94,10 @@ struct JobState {
     cancelled: bool,
     state: IndexMap<String, String>,
     step_reports: Vec<StepReport>,
+    /// Names this job's script and file-command files.
+    uid: String,
+    /// File-command files known to be empty: no reset needed before the next step.
+    fc_clean: std::collections::HashSet<String>,
 }
 
 /// What expressions of this job can see.
@@ -499,6 +503,15 @@ async fn run_job_inner(
     }
     scope.paths = paths.as_ref();
     let hash = WorkspaceHash(paths.as_ref().and_then(|p| p.host_workspace.clone()));
+    // Tracers prepare (install tools, preflight) before any step runs.
+    if let Some(e) = &job_env {
+        for t in &shared.tracers {
+            if let Err(err) = t.prepare(e.as_ref()).await {
+                let _ = e.stop().await;
+                return fail(&format!("Tracer {} failed to prepare: {err}", t.name()));
+            }
+        }
+    }
 
     // Job timeout.
     let job_cancel = inst.cancel.child_token();
@@ -522,6 +535,8 @@ async fn run_job_inner(
         cancelled: false,
         state: IndexMap::new(),
         step_reports: Vec::new(),
+        uid: unique_suffix(),
+        fc_clean: std::collections::HashSet::new(),
     };
     let step_ids = job.step_ids();
     let defaults = job
@@ -896,8 +911,9 @@ async fn run_step(
     };
     let paths = env.paths();
 
-    // Script and file-command files.
-    let uid = unique_suffix();
+    // Script and file-command files: per-job names, rewritten (truncated) for each step, which
+    // on slow file systems is much cheaper than creating new files.
+    let uid = &state.uid;
     let script_path = format!("{}/{uid}{}", paths.temp, shell.extension);
     env.write_file(&script_path, shell.fix_up_script(&contents).as_bytes())
         .await
@@ -910,7 +926,11 @@ async fn run_step(
         state: format!("{fc_dir}/save_state_{uid}"),
         step_summary: format!("{fc_dir}/step_summary_{uid}"),
     };
+    // Only files a step wrote to need resetting (truncating is slow on some file systems).
     for f in [&fc.env, &fc.output, &fc.path, &fc.state, &fc.step_summary] {
+        if !state.fc_clean.insert(f.clone()) {
+            continue;
+        }
         env.write_file(f, b"")
             .await
             .map_err(|e| format!("Failed to create {f}: {e}"))?;
@@ -955,13 +975,12 @@ async fn run_step(
         index: step.index,
         id: step.id.as_ref().map(|i| i.value.clone()),
         name: step_ref.name.clone(),
+        run: Some(contents.clone()),
+        shell: shell_raw.clone(),
     };
     let tracers: Vec<&Arc<dyn StepTracer>> =
         shared.tracers.iter().filter(|t| t.targets(&info)).collect();
     for t in &tracers {
-        t.prepare(env)
-            .await
-            .map_err(|e| format!("Tracer {} failed to prepare: {e}", t.name()))?;
         exec = t.wrap(&info, exec);
     }
 
@@ -1000,6 +1019,7 @@ async fn run_step(
         shared.facts.options.debug,
     );
     let status = env.exec(&exec, &sink, step_cancel).await;
+    let exit_status = status.as_ref().ok().copied();
     force_link.abort();
     if let Some(t) = step_timer {
         t.abort();
@@ -1042,14 +1062,10 @@ async fn run_step(
         outcome = Conclusion::Failure;
     }
     for t in &tracers {
-        let st = crate::exec::ExitStatus {
-            code: if outcome == Conclusion::Success {
-                Some(0)
-            } else {
-                Some(1)
-            },
+        let st = exit_status.unwrap_or(crate::exec::ExitStatus {
+            code: Some(1),
             ..Default::default()
-        };
+        });
         match t.collect(&info, &st, env).await {
             Ok(artifacts) => {
                 for a in artifacts {
@@ -1077,11 +1093,36 @@ async fn run_step(
     for (k, v) in effects.state {
         state.state.insert(k, v);
     }
-    let read = |p: String| async move {
-        match env.read_file(&p).await {
-            Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
-            Err(crate::backend::BackendError::NotFound(_)) => Ok(String::new()),
-            Err(e) => Err(e.to_string()),
+    state.fc_clean.clear();
+    let dirty = std::sync::Mutex::new(Vec::new());
+    let read = |p: String| {
+        let dirty = &dirty;
+        async move {
+            match env.read_file(&p).await {
+                Ok(b) => {
+                    if !b.is_empty() {
+                        dirty
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(p.clone());
+                    }
+                    Ok(String::from_utf8_lossy(&b).into_owned())
+                }
+                Err(crate::backend::BackendError::NotFound(_)) => {
+                    dirty
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(p.clone());
+                    Ok(String::new())
+                }
+                Err(e) => {
+                    dirty
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(p.clone());
+                    Err(e.to_string())
+                }
+            }
         }
     };
     for (command, file) in [
@@ -1155,6 +1196,13 @@ async fn run_step(
         }
         Ok(_) => {}
         Err(e) => emitter.error(job_ref, Some(step_ref), &e),
+    }
+    // Files written this step are reset before the next one; the others stay as they are.
+    let written = dirty.into_inner().unwrap_or_else(|e| e.into_inner());
+    for f in [&fc.env, &fc.output, &fc.path, &fc.state, &fc.step_summary] {
+        if !written.contains(f) {
+            state.fc_clean.insert(f.clone());
+        }
     }
     Ok((outcome, outputs))
 }
