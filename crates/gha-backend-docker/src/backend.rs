@@ -17,6 +17,10 @@ use crate::engine::Engine;
 use crate::image::{ImageUse, Progress};
 use crate::job_env::{DockerJobEnv, Resources};
 use crate::labels;
+use crate::launcher::Launcher;
+
+/// Where the step launcher's directory is mounted in job containers.
+const LAUNCH_DIR: &str = "/__gha_launch";
 use crate::platforms::Platforms;
 
 /// Settings of a [`DockerBackend`].
@@ -42,6 +46,9 @@ pub struct DockerBackendOptions {
     pub mount_docker_socket: bool,
     /// Receives progress lines (image pulls, health-check waits).
     pub progress: Option<Progress>,
+    /// Start steps through the in-container launcher (fast; falls back to plain Docker execs
+    /// when the image cannot run it). `false`: one Docker exec per step.
+    pub step_launcher: bool,
 }
 
 impl std::fmt::Debug for DockerBackendOptions {
@@ -52,6 +59,7 @@ impl std::fmt::Debug for DockerBackendOptions {
             .field("docker_host", &self.docker_host)
             .field("reuse", &self.reuse)
             .field("mount_docker_socket", &self.mount_docker_socket)
+            .field("step_launcher", &self.step_launcher)
             .finish_non_exhaustive()
     }
 }
@@ -66,6 +74,7 @@ impl DockerBackendOptions {
             reuse: false,
             mount_docker_socket: false,
             progress: None,
+            step_launcher: true,
         }
     }
 }
@@ -218,11 +227,8 @@ impl DockerBackend {
             )
             .await;
         match started {
-            Ok((paths, mounts, info, container_id)) => Ok(Started {
-                paths,
-                mounts,
-                info,
-                container_id,
+            Ok(containers) => Ok(Started {
+                containers,
                 container_name: base_name,
                 host_dirs,
             }),
@@ -245,7 +251,7 @@ impl DockerBackend {
         service_plans: Vec<(String, ContainerPlan)>,
         host: &JobPaths,
         res: &Mutex<Resources>,
-    ) -> Result<(JobPaths, Vec<(String, PathBuf)>, ContainerInfo, String), BackendError> {
+    ) -> Result<StartedContainers, BackendError> {
         let docker = self.engine.docker();
         let repo = spec
             .repository
@@ -284,6 +290,7 @@ impl DockerBackend {
         tokio::fs::create_dir_all(&host_home)
             .await
             .map_err(|e| BackendError::io(format!("creating {}", host_home.display()), e))?;
+        let host_launch = host_temp.parent().unwrap_or(Path::new("/")).join("_launch");
         let mounts = vec![
             (paths.workspace.clone(), host_workspace),
             (paths.temp.clone(), host_temp),
@@ -335,6 +342,9 @@ impl DockerBackend {
         for (inside, host) in &mounts {
             job_plan.binds.push(format!("{}:{inside}", host.display()));
         }
+        job_plan
+            .binds
+            .push(format!("{}:{LAUNCH_DIR}", host_launch.display()));
         if self.options.mount_docker_socket {
             job_plan
                 .binds
@@ -348,6 +358,11 @@ impl DockerBackend {
         let container_id = self
             .create_and_start(base_name, job_plan, res, what)
             .await?;
+        let launcher = if self.options.step_launcher {
+            Launcher::start(&self.engine, &container_id, &host_launch, LAUNCH_DIR).await?
+        } else {
+            None
+        };
 
         // Services must be healthy before the first step, as on GitHub.
         let mut info = ContainerInfo::default();
@@ -385,7 +400,13 @@ impl DockerBackend {
                 network: network.clone().unwrap_or_default(),
             });
         }
-        Ok((paths, mounts, info, container_id))
+        Ok(StartedContainers {
+            paths,
+            mounts,
+            info,
+            container_id,
+            launcher,
+        })
     }
 
     async fn create_and_start(
@@ -417,11 +438,16 @@ impl DockerBackend {
     }
 }
 
-struct Started {
+struct StartedContainers {
     paths: JobPaths,
     mounts: Vec<(String, PathBuf)>,
     info: ContainerInfo,
     container_id: String,
+    launcher: Option<Launcher>,
+}
+
+struct Started {
+    containers: StartedContainers,
     container_name: String,
     host_dirs: Box<dyn JobEnv>,
 }
@@ -475,12 +501,13 @@ impl Backend for DockerBackend {
                 let resources = lock(&resources).clone();
                 Ok(Box::new(DockerJobEnv {
                     engine: self.engine.clone(),
-                    container_id: started.container_id,
+                    container_id: started.containers.container_id,
                     container_name: started.container_name,
-                    paths: started.paths,
-                    mounts: started.mounts,
+                    paths: started.containers.paths,
+                    mounts: started.containers.mounts,
                     resources,
-                    info: started.info,
+                    launcher: started.containers.launcher,
+                    info: started.containers.info,
                     host_dirs: started.host_dirs,
                     reuse: self.options.reuse,
                     stopped: AtomicBool::new(false),

@@ -79,6 +79,8 @@ pub struct DockerJobEnv {
     /// (container directory, host directory) pairs of the bind mounts we made.
     pub(crate) mounts: Vec<(String, PathBuf)>,
     pub(crate) resources: Resources,
+    /// The fast path for starting steps, when the image supports it.
+    pub(crate) launcher: Option<crate::launcher::Launcher>,
     pub(crate) info: ContainerInfo,
     /// The host side of the directories (the host backend made them; it removes them).
     pub(crate) host_dirs: Box<dyn JobEnv>,
@@ -161,6 +163,15 @@ impl JobEnv for DockerJobEnv {
         cancel: CancellationToken,
     ) -> Result<ExitStatus, BackendError> {
         self.ensure_running()?;
+        if let Some(launcher) = self.launcher.as_ref().filter(|l| l.is_alive()) {
+            match launcher
+                .run(exec, &self.paths.workspace, sink, cancel.clone())
+                .await
+            {
+                Err(e) if crate::launcher::not_started(&e) => {} // fall back to an exec
+                result => return result,
+            }
+        }
         crate::exec::run(
             &self.engine,
             &self.container_id,

@@ -44,6 +44,7 @@ mod health;
 mod image;
 mod job_env;
 pub mod labels;
+mod launcher;
 mod lines;
 mod options;
 mod platforms;

@@ -3,16 +3,32 @@
 
 mod common;
 
+/// Runs a test body once with the step launcher and once with one Docker exec per step.
+macro_rules! both_paths {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn launcher() {
+                super::$name(true).await
+            }
+            #[tokio::test]
+            async fn plain_exec() {
+                super::$name(false).await
+            }
+        }
+    };
+}
+
 use std::time::{Duration, Instant};
 
 use gha_exec::{
     BackendError, CancellationToken, Exec, KillPolicy, NullLogSink, OutputStream, VecLogSink,
 };
 
-#[tokio::test]
-async fn steps_run_as_execs_with_separate_streams_exact_codes_env_and_workdir() {
+both_paths!(steps_run_as_execs_with_separate_streams_exact_codes_env_and_workdir);
+async fn steps_run_as_execs_with_separate_streams_exact_codes_env_and_workdir(launcher: bool) {
     let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend(&engine);
+    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
     let (spec, _src) = common::spec("streams");
     let job = common::start(&backend, &spec).await;
     assert_eq!(job.paths().workspace, "/home/runner/work/demo/demo");
@@ -91,10 +107,10 @@ async fn steps_run_as_execs_with_separate_streams_exact_codes_env_and_workdir() 
     common::assert_nothing_left(&engine, backend.instance()).await;
 }
 
-#[tokio::test]
-async fn files_go_through_the_mounts_and_the_archive_api() {
+both_paths!(files_go_through_the_mounts_and_the_archive_api);
+async fn files_go_through_the_mounts_and_the_archive_api(launcher: bool) {
     let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend(&engine);
+    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
     let (spec, _src) = common::spec("files");
     let job = common::start(&backend, &spec).await;
 
@@ -177,10 +193,10 @@ async fn files_go_through_the_mounts_and_the_archive_api() {
     common::assert_nothing_left(&engine, backend.instance()).await;
 }
 
-#[tokio::test]
-async fn missing_program_and_working_directory_are_not_found() {
+both_paths!(missing_program_and_working_directory_are_not_found);
+async fn missing_program_and_working_directory_are_not_found(launcher: bool) {
     let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend(&engine);
+    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
     let (spec, _src) = common::spec("missing");
     let job = common::start(&backend, &spec).await;
     let err = job
@@ -211,10 +227,10 @@ async fn missing_program_and_working_directory_are_not_found() {
     common::assert_nothing_left(&engine, backend.instance()).await;
 }
 
-#[tokio::test]
-async fn cancellation_escalates_sigint_sigterm_sigkill_on_the_process_group() {
+both_paths!(cancellation_escalates_sigint_sigterm_sigkill_on_the_process_group);
+async fn cancellation_escalates_sigint_sigterm_sigkill_on_the_process_group(launcher: bool) {
     let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend(&engine);
+    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
     let (spec, _src) = common::spec("cancel");
     let job = common::start(&backend, &spec).await;
 
@@ -268,10 +284,10 @@ async fn cancellation_escalates_sigint_sigterm_sigkill_on_the_process_group() {
     common::assert_nothing_left(&engine, backend.instance()).await;
 }
 
-#[tokio::test]
-async fn a_background_process_does_not_hold_the_step_open() {
+both_paths!(a_background_process_does_not_hold_the_step_open);
+async fn a_background_process_does_not_hold_the_step_open(launcher: bool) {
     let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend(&engine);
+    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
     let (spec, _src) = common::spec("background");
     let job = common::start(&backend, &spec).await;
     let t = Instant::now();
@@ -396,4 +412,71 @@ async fn security_status(job: &dyn gha_exec::JobEnv) -> Vec<String> {
         .await
         .unwrap();
     sink.lines().into_iter().map(|(_, l)| l).collect()
+}
+
+#[tokio::test]
+async fn steps_go_through_the_launcher_when_the_image_can_run_it() {
+    let engine = engine_or_skip!();
+    for (launcher, expected) in [(true, "launcher"), (false, "exec")] {
+        let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
+        let (spec, _src) = common::spec("which-path");
+        let job = common::start(&backend, &spec).await;
+        // A launched step's parent is the launcher's wrapper script; an exec has no parent
+        // in the container's pid namespace.
+        let sink = VecLogSink::default();
+        let st = job
+            .exec(
+                &Exec::new([
+                    "sh",
+                    "-c",
+                    "grep -q __gha_launch /proc/$PPID/cmdline 2>/dev/null && echo launcher || echo exec",
+                ]),
+                &sink,
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert!(st.success());
+        assert_eq!(sink.lines(), [(OutputStream::Stdout, expected.to_string())]);
+        job.stop().await.unwrap();
+        common::assert_nothing_left(&engine, backend.instance()).await;
+    }
+}
+
+#[tokio::test]
+async fn a_step_that_kills_the_launcher_fails_clearly_and_later_steps_still_run() {
+    let engine = engine_or_skip!();
+    let (backend, _runs) = common::backend(&engine);
+    let (spec, _src) = common::spec("kill-launcher");
+    let job = common::start(&backend, &spec).await;
+    let sink = VecLogSink::default();
+    // The launcher is the `sh -c` whose arguments name gha-launcher.
+    let result = job
+        .exec(
+            &Exec::new([
+                "bash",
+                "-c",
+                "for p in /proc/[0-9]*; do [ ${p#/proc/} != $$ ] && grep -q gha-launcher $p/cmdline 2>/dev/null && kill -9 ${p#/proc/}; done; sleep 1",
+            ]),
+            &sink,
+            CancellationToken::new(),
+        )
+        .await;
+    // Either the step finished before the launcher's end was noticed, or it failed naming it.
+    match result {
+        Ok(st) => assert!(st.success(), "{st:?} {:?}", sink.lines()),
+        Err(e) => assert!(e.to_string().contains("step launcher"), "{e}"),
+    }
+    let sink = VecLogSink::default();
+    let st = job
+        .exec(
+            &Exec::new(["sh", "-c", "exit 5"]),
+            &sink,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(st.code, Some(5));
+    job.stop().await.unwrap();
+    common::assert_nothing_left(&engine, backend.instance()).await;
 }
