@@ -1,1 +1,18 @@
-//! `gha-backend-ecs`: see the crate README.
+//! `gha-backend-ecs`: run GitHub Actions jobs as AWS ECS tasks.
+//!
+//! Two halves: [`agent`] is the protocol between `gha agent` (inside the task) and the
+//! controller; [`EcsBackend`] registers task definitions, runs one task per job, waits for its
+//! agent to dial back and hands the executor a [`JobEnv`](gha_exec::JobEnv) that talks to it.
+//! See the crate README.
+
+pub mod agent;
+mod ecs;
+
+pub use ecs::backend::{
+    EcsBackend, STARTED_BY_PREFIX, TAG_JOB, TAG_MANAGED_BY, TAG_RUN_ID, sdk_config, started_by,
+};
+pub use ecs::config::{AGENT_MOUNT, CONTAINER_NAME, EcsConfig, LaunchType};
+pub use ecs::job_env::EcsJobEnv;
+pub use ecs::prune::{PruneReport, prune};
+pub use ecs::task_definition::{PlannedMount, TaskDefinitionPlan};
+pub use ecs::task_status::{describe_failures, describe_stopped_task, task_id};

@@ -1,0 +1,438 @@
+//! The agent protocol end to end over loopback: a real agent (`run_agent`) against a real
+//! controller (`AgentListener` + `RemoteJobEnv`).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use gha_backend_ecs::agent::protocol::{AgentJob, AgentMessage, ControllerMessage};
+use gha_backend_ecs::agent::{
+    AgentError, AgentListener, AgentOptions, AgentUrl, RemoteJobEnv, RemoteOptions, TlsIdentity,
+    run_agent,
+};
+use gha_exec::{
+    BackendError, CancellationToken, Exec, JobEnv, KillPolicy, OutputStream, VecLogSink,
+};
+
+struct Agent {
+    handle: tokio::task::JoinHandle<Result<(), AgentError>>,
+    _work: tempfile::TempDir,
+}
+
+async fn start_agent(url: AgentUrl, token: &str, ca: Option<String>) -> Agent {
+    let work = tempfile::tempdir().unwrap();
+    let mut options = AgentOptions::new(url, token);
+    options.work_dir = work.path().to_path_buf();
+    options.ca_pem = ca;
+    options.heartbeat_interval = Duration::from_millis(200);
+    options.dead_after = Duration::from_secs(2);
+    options.connect_timeout = Duration::from_secs(5);
+    Agent {
+        handle: tokio::spawn(run_agent(options)),
+        _work: work,
+    }
+}
+
+fn repo() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::write(repo.path().join("README.md"), "hello\n").unwrap();
+    std::fs::create_dir(repo.path().join("src")).unwrap();
+    std::fs::write(repo.path().join("src/main.sh"), "echo main\n").unwrap();
+    repo
+}
+
+fn job() -> AgentJob {
+    AgentJob {
+        job_id: "build".into(),
+        unique_name: "build".into(),
+        run_id: "42".into(),
+        repository: "octo/hello".into(),
+    }
+}
+
+fn remote_options() -> RemoteOptions {
+    let mut o = RemoteOptions::new("the test task");
+    o.heartbeat_interval = Duration::from_millis(200);
+    o.dead_after = Duration::from_secs(2);
+    o
+}
+
+async fn connected(
+    tls: Option<&TlsIdentity>,
+) -> (AgentListener, RemoteJobEnv, Agent, tempfile::TempDir) {
+    let listener = AgentListener::bind("127.0.0.1:0".parse().unwrap(), tls)
+        .await
+        .unwrap();
+    let mut pending = listener.expect().unwrap();
+    let url = AgentUrl {
+        tls: tls.is_some(),
+        host: if tls.is_some() {
+            "localhost".into()
+        } else {
+            "127.0.0.1".into()
+        },
+        port: listener.local_addr().port(),
+    };
+    let agent = start_agent(url, pending.token(), tls.map(|t| t.cert_pem.clone())).await;
+    let connection = tokio::time::timeout(Duration::from_secs(10), pending.connected())
+        .await
+        .expect("the agent connects")
+        .unwrap();
+    let repo = repo();
+    let env = RemoteJobEnv::start(connection, job(), repo.path(), remote_options())
+        .await
+        .unwrap();
+    (listener, env, agent, repo)
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // A zombie is not alive for our purposes.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.split(") ").nth(1).unwrap_or("").starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+async fn wait_dead(pid: i32, within: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if !pid_alive(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn exec_streams_output_and_keeps_exact_exit_codes() {
+    let (_l, env, agent, _repo) = connected(None).await;
+    let ws = env.paths().workspace.clone();
+    assert!(env.paths().host_workspace.is_none());
+    let sink = VecLogSink::default();
+    let status = env
+        .exec(
+            &Exec::new([
+                "sh",
+                "-c",
+                "cat README.md; sh src/main.sh; echo err >&2; exit 42",
+            ]),
+            &sink,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.code, Some(42));
+    assert!(!status.cancelled);
+    let lines = sink.lines();
+    assert!(
+        lines.contains(&(OutputStream::Stdout, "hello".into())),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&(OutputStream::Stdout, "main".into())),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&(OutputStream::Stderr, "err".into())),
+        "{lines:?}"
+    );
+    assert!(ws.ends_with("/hello"), "{ws}");
+
+    let err = env
+        .exec(
+            &Exec::new(["/no/such/program"]),
+            &VecLogSink::default(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackendError::NotFound(_)), "{err}");
+
+    env.stop().await.unwrap();
+    agent.handle.await.unwrap().unwrap();
+    assert!(
+        !Path::new(&ws).exists(),
+        "the agent removes the job's directories"
+    );
+}
+
+#[tokio::test]
+async fn files_round_trip_in_chunks() {
+    let (_l, env, agent, _repo) = connected(None).await;
+    let path = format!("{}/deep/dir/blob.bin", env.paths().temp);
+    let blob: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
+    env.write_file(&path, &blob).await.unwrap();
+    assert_eq!(env.read_file(&path).await.unwrap(), blob);
+    let empty = format!("{}/empty", env.paths().temp);
+    env.write_file(&empty, b"").await.unwrap();
+    assert_eq!(env.read_file(&empty).await.unwrap(), b"");
+    let err = env.read_file("/no/such/file").await.unwrap_err();
+    assert!(matches!(err, BackendError::NotFound(p) if p == "/no/such/file"));
+    env.stop().await.unwrap();
+    agent.handle.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn cancel_signals_the_process_group() {
+    let (_l, env, agent, _repo) = connected(None).await;
+    let pidfile = format!("{}/child.pid", env.paths().temp);
+    let mut exec = Exec::new([
+        "sh",
+        "-c",
+        &format!("sleep 300 & echo $! > {pidfile}; wait"),
+    ]);
+    exec.kill_policy = KillPolicy {
+        after_sigint: Duration::from_millis(300),
+        after_sigterm: Duration::from_millis(300),
+    };
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    let p = pidfile.clone();
+    tokio::spawn(async move {
+        while !Path::new(&p).exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        c.cancel();
+    });
+    let started = Instant::now();
+    let status = env
+        .exec(&exec, &VecLogSink::default(), cancel)
+        .await
+        .unwrap();
+    assert!(status.cancelled, "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        wait_dead(pid, Duration::from_secs(5)).await,
+        "the step's child {pid} survived"
+    );
+    env.stop().await.unwrap();
+    agent.handle.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_refused_on_both_sides() {
+    let listener = AgentListener::bind("127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let pending = listener.expect().unwrap();
+    let url: AgentUrl = format!("tcp://{}", listener.local_addr()).parse().unwrap();
+    let mut wrong = pending.token().to_string();
+    wrong.replace_range(0..1, if wrong.starts_with('0') { "1" } else { "0" });
+    let agent = start_agent(url, &wrong, None).await;
+    let err = agent.handle.await.unwrap().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the controller refused the connection: invalid token"
+    );
+    let refused = listener.refused();
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].ends_with("invalid token"), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_token_is_good_for_one_connection_only() {
+    let listener = AgentListener::bind("127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let mut pending = listener.expect().unwrap();
+    let token = pending.token().to_string();
+    let url: AgentUrl = format!("tcp://{}", listener.local_addr()).parse().unwrap();
+    let first = start_agent(url.clone(), &token, None).await;
+    let _connection = pending.connected().await.unwrap();
+    let second = start_agent(url, &token, None).await;
+    let err = second.handle.await.unwrap().unwrap_err();
+    assert!(matches!(err, AgentError::Rejected(_)), "{err}");
+    first.handle.abort();
+}
+
+#[tokio::test]
+async fn tls_with_a_self_signed_certificate() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let identity = TlsIdentity {
+        cert_pem: cert.cert.pem(),
+        key_pem: cert.signing_key.serialize_pem(),
+    };
+    let (_l, env, agent, _repo) = connected(Some(&identity)).await;
+    let sink = VecLogSink::default();
+    let status = env
+        .exec(
+            &Exec::new(["sh", "-c", "echo over tls"]),
+            &sink,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        sink.lines(),
+        vec![(OutputStream::Stdout, "over tls".to_string())]
+    );
+    env.stop().await.unwrap();
+    agent.handle.await.unwrap().unwrap();
+
+    // An agent trusting another certificate does not talk to this controller.
+    let listener = AgentListener::bind("127.0.0.1:0".parse().unwrap(), Some(&identity))
+        .await
+        .unwrap();
+    let pending = listener.expect().unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let url = AgentUrl {
+        tls: true,
+        host: "localhost".into(),
+        port: listener.local_addr().port(),
+    };
+    let agent = start_agent(url.clone(), pending.token(), Some(other.cert.pem())).await;
+    let err = agent.handle.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("TLS handshake"), "{err}");
+    // And a plain-TCP agent cannot either.
+    let plain = AgentUrl { tls: false, ..url };
+    let agent = start_agent(plain, pending.token(), None).await;
+    assert!(agent.handle.await.unwrap().is_err());
+}
+
+#[tokio::test]
+async fn an_agent_whose_controller_disappears_kills_its_steps_and_exits() {
+    let (listener, env, agent, _repo) = connected(None).await;
+    let pidfile = format!("{}/child.pid", env.paths().temp);
+    let script = format!("sleep 300 & echo $! > {pidfile}; wait");
+    let env = std::sync::Arc::new(env);
+    let running = {
+        let env = env.clone();
+        tokio::spawn(async move {
+            env.exec(
+                &Exec::new(["sh", "-c", script.as_str()]),
+                &VecLogSink::default(),
+                CancellationToken::new(),
+            )
+            .await
+        })
+    };
+    while !Path::new(&pidfile).exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The controller goes away: its connection tasks end, the socket closes.
+    running.abort();
+    drop(env);
+    drop(listener);
+    let err = tokio::time::timeout(Duration::from_secs(10), agent.handle)
+        .await
+        .expect("the agent exits")
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, AgentError::ControllerLost(_)), "{err}");
+    assert!(err.to_string().contains("killed every step"), "{err}");
+    assert!(
+        wait_dead(pid, Duration::from_secs(5)).await,
+        "the step's child {pid} survived"
+    );
+}
+
+/// A fake agent that sets the job up and then goes silent without closing the connection.
+async fn silent_agent(url: AgentUrl, token: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_util::codec::{Framed, LengthDelimitedCodec};
+        let tcp = tokio::net::TcpStream::connect((url.host.as_str(), url.port))
+            .await
+            .unwrap();
+        let mut framed = Framed::new(tcp, LengthDelimitedCodec::new());
+        let hello = AgentMessage::Hello { token, version: 1 };
+        framed
+            .send(bytes::Bytes::from(serde_json::to_vec(&hello).unwrap()))
+            .await
+            .unwrap();
+        loop {
+            let frame = framed.next().await.unwrap().unwrap();
+            let m: ControllerMessage = serde_json::from_slice(&frame).unwrap();
+            if let ControllerMessage::WorkspaceChunk { last: true, .. } = m {
+                break;
+            }
+        }
+        let ready = AgentMessage::Ready {
+            paths: gha_exec::JobPaths::under("/tmp/x/_temp", "/tmp/x/ws"),
+            runner: gha_exec::RunnerInfo::host(),
+        };
+        framed
+            .send(bytes::Bytes::from(serde_json::to_vec(&ready).unwrap()))
+            .await
+            .unwrap();
+        // Read (and ignore) everything, answer nothing, keep the socket open.
+        while let Some(Ok(_)) = framed.next().await {}
+    })
+}
+
+#[tokio::test]
+async fn a_silent_agent_fails_the_job_after_a_bounded_wait() {
+    let listener = AgentListener::bind("127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let mut pending = listener.expect().unwrap();
+    let url: AgentUrl = format!("tcp://{}", listener.local_addr()).parse().unwrap();
+    let fake = silent_agent(url, pending.token().to_string()).await;
+    let connection = pending.connected().await.unwrap();
+    let repo = repo();
+    let env = RemoteJobEnv::start(connection, job(), repo.path(), remote_options())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = env
+        .exec(
+            &Exec::new(["true"]),
+            &VecLogSink::default(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(6),
+        "{waited:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the agent in the test task disconnected: it sent nothing for 2s"
+    );
+    // Later calls fail at once with the same reason.
+    let err = env.read_file("/x").await.unwrap_err();
+    assert!(err.to_string().contains("sent nothing"), "{err}");
+    fake.abort();
+}
+
+#[tokio::test]
+async fn an_agent_that_dies_mid_step_fails_the_step_at_once() {
+    let (_l, env, agent, _repo) = connected(None).await;
+    let started = Instant::now();
+    let env = std::sync::Arc::new(env);
+    let running = {
+        let env = env.clone();
+        tokio::spawn(async move {
+            env.exec(
+                &Exec::new(["sleep", "300"]),
+                &VecLogSink::default(),
+                CancellationToken::new(),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    agent.handle.abort();
+    let err = running.await.unwrap().unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        err.to_string()
+            .starts_with("the agent in the test task disconnected:"),
+        "{err}"
+    );
+}
