@@ -468,7 +468,7 @@ impl<'s> Builder<'s, '_> {
         if args.len() > function.max_args() {
             return Err(self.located(name_span, "Too many parameters supplied"));
         }
-        if function == Function::Case && args.len() % 2 == 0 {
+        if function == Function::Case && args.len().is_multiple_of(2) {
             return Err(self.located(
                 name_span,
                 "Even number of parameters supplied, requires an odd number of parameters",

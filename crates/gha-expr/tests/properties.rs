@@ -58,7 +58,7 @@ fn call(args: Vec<Expr>, pick: usize) -> Expr {
     while args.len() < function.min_args() {
         args.push(node(ExprKind::Null));
     }
-    if function == Function::Case && args.len() % 2 == 0 {
+    if function == Function::Case && args.len().is_multiple_of(2) {
         args.pop();
     }
     node(ExprKind::Call { function, args })
