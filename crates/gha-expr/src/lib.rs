@@ -49,3 +49,8 @@ pub use parser::{MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, ParseOptions, pars
 pub use span::Span;
 pub use template::{Template, TemplatePart};
 pub use value::{Object, Value};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
