@@ -93,6 +93,11 @@ pub struct RunArgs {
     /// The repository (default: the git work tree containing the current directory).
     #[arg(short = 'C', long = "directory", value_name = "DIR")]
     pub directory: Option<PathBuf>,
+    /// Where per-job run directories (workspace copy, temp, tool cache) are made (host backend;
+    /// default `$GHA_RUNS_DIR`, else `$TMPDIR/gha-runs`). A tmpfs such as `/dev/shm/gha-runs`
+    /// makes job set-up fast.
+    #[arg(long = "runs-dir", value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
 }
 
 fn bad_input(msg: &str) -> ExitCode {
@@ -260,9 +265,12 @@ async fn run_async(args: RunArgs) -> ExitCode {
             if !args.platforms.is_empty() {
                 return bad_input("-P/--platform only applies to --backend docker");
             }
-            Arc::new(HostBackend::new(HostBackendOptions::new(
-                std::env::temp_dir().join("gha-runs"),
-            )))
+            let runs_dir = args
+                .runs_dir
+                .clone()
+                .or_else(|| std::env::var_os("GHA_RUNS_DIR").map(PathBuf::from))
+                .unwrap_or_else(|| std::env::temp_dir().join("gha-runs"));
+            Arc::new(HostBackend::new(HostBackendOptions::new(runs_dir)))
         }
         BackendKind::Docker => {
             let mut o = gha_backend_docker::DockerBackendOptions::new(
@@ -278,7 +286,27 @@ async fn run_async(args: RunArgs) -> ExitCode {
                 Err(e) => return bad_input(&format!("cannot use Docker: {e}")),
             }
         }
-        BackendKind::Ecs => return bad_input("the ecs backend is not available yet"),
+        #[cfg(feature = "ecs")]
+        BackendKind::Ecs => {
+            // Settings come from GHA_ECS_* variables (see gha-backend-ecs's README).
+            let mut config = match gha_backend_ecs::EcsConfig::from_env() {
+                Ok(c) => c,
+                Err(e) => return bad_input(&format!("cannot use ECS: {e}")),
+            };
+            for p in &args.platforms {
+                if let Err(e) = config.platforms.add_flag(p) {
+                    return bad_input(&e.to_string());
+                }
+            }
+            match gha_backend_ecs::EcsBackend::connect(config).await {
+                Ok(b) => Arc::new(b),
+                Err(e) => return bad_input(&format!("cannot use ECS: {e}")),
+            }
+        }
+        #[cfg(not(feature = "ecs"))]
+        BackendKind::Ecs => {
+            return bad_input("this gha was built without ECS support (cargo feature `ecs`)");
+        }
     };
 
     let interactive = std::io::stdout().is_terminal();

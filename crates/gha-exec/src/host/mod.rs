@@ -204,9 +204,21 @@ impl JobEnv for HostJobEnv {
 
     async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), BackendError> {
         // Small files (scripts, file commands): plain blocking I/O is cheaper than a hop to the
-        // blocking thread pool.
+        // blocking thread pool. Existing files are overwritten in place and then cut to length
+        // rather than truncated first: freeing and reallocating their blocks is slow on some
+        // file systems (ext4 mounted with `discard`).
         let path = Path::new(path);
-        match std::fs::write(path, contents) {
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)?;
+            f.write_all(contents)?;
+            f.set_len(contents.len() as u64)
+        };
+        match write() {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(parent) = path.parent() {
@@ -214,8 +226,7 @@ impl JobEnv for HostJobEnv {
                         BackendError::io(format!("creating {}", parent.display()), e)
                     })?;
                 }
-                std::fs::write(path, contents)
-                    .map_err(|e| BackendError::io(format!("writing {}", path.display()), e))
+                write().map_err(|e| BackendError::io(format!("writing {}", path.display()), e))
             }
             Err(e) => Err(BackendError::io(format!("writing {}", path.display()), e)),
         }
@@ -408,6 +419,7 @@ mod tests {
     async fn files_round_trip_and_missing_file_is_not_found() {
         let (_r, _d, env) = env().await;
         let p = format!("{}/a/b/c.txt", env.paths().temp);
+        env.write_file(&p, b"hello there").await.unwrap();
         env.write_file(&p, b"hi").await.unwrap();
         assert_eq!(env.read_file(&p).await.unwrap(), b"hi");
         let missing = format!("{}/nope", env.paths().temp);
