@@ -14,6 +14,13 @@ use gha_expr::{EvalEnv, Object, ParseOptions, Value, evaluate, parse_with};
 use serde_json::Value as Json;
 
 /// `(file, expression, what we give instead, why)`.
+///
+/// Empty: no case in the data contradicts the runner. The five cases the data itself marks
+/// `options.skip: ["typescript"]` (four `Unrecognized named-value` positions counted across
+/// newlines in `syntax-errors.json`, and the 1 MB memory limit) are runner behaviour that the
+/// TypeScript evaluator does not reproduce; they run here like every other case (and are counted). The known TypeScript/C# differences that the data does not
+/// exercise (G15 numbers, `toJSON(NaN)`, `'a''b''c'`, `'ß' == 'SS'`, `0X`/`0b` prefixes, lazy
+/// `format`/`case`, trailing commas) are checked, runner side, in `tests/semantics.rs`.
 const RUNNER_OVER_TYPESCRIPT: &[(&str, &str, &str, &str)] = &[];
 
 fn data_dir() -> PathBuf {
@@ -62,6 +69,7 @@ fn every_conformance_case() {
     assert_eq!(files.len(), 28, "expected GitHub's 28 test data files");
 
     let mut total = 0;
+    let mut runner_only = 0;
     let mut deviations_seen = 0;
     let mut failures = Vec::new();
     for file in &files {
@@ -71,6 +79,9 @@ fn every_conformance_case() {
         for (group, cases) in groups {
             for case in cases.as_array().expect("array of cases") {
                 total += 1;
+                if case.pointer("/options/skip").is_some() {
+                    runner_only += 1;
+                }
                 let expr = case["expr"].as_str().expect("expr");
                 let contexts =
                     match Value::from(case.get("contexts").cloned().unwrap_or(Json::Null)) {
@@ -130,5 +141,6 @@ fn every_conformance_case() {
         failures.join("\n")
     );
     assert_eq!(total, 1020);
+    assert_eq!(runner_only, 5, "the cases marked skip-typescript ran too");
     eprintln!("conformance: {total}/{total} cases");
 }
