@@ -24,6 +24,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod action;
 pub mod backend;
 pub mod commands;
 pub mod conclusion;

@@ -20,7 +20,10 @@ async fn engine_answers(call: &ActionCall<'_>) -> Result<(), String> {
         return Ok(());
     };
     let probe = Exec::new(["docker", "version", "--format", "{{.Server.Version}}"]);
-    match env.exec(&probe, &NullLogSink, call.cancel.child_token()).await {
+    match env
+        .exec(&probe, &NullLogSink, call.cancel.child_token())
+        .await
+    {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(format!("`docker version` exited with {:?}", s.code)),
         Err(e) => Err(e.to_string()),
@@ -58,14 +61,24 @@ pub(crate) async fn run_image(
     let tag = match dir {
         None => image.to_string(),
         Some(d) => {
-            let Runs::Docker { image, entrypoint: ep, args: a, env, .. } = &d.action.runs else {
+            let Runs::Docker {
+                image,
+                entrypoint: ep,
+                args: a,
+                env,
+                ..
+            } = &d.action.runs
+            else {
                 unreachable!("docker::run_image with a non-docker action")
             };
             if let Some(ep) = ep {
                 entrypoint = Some(eval::string(ep, &ctx, call.hash)?);
             }
             let mut ctx = ctx.clone();
-            ctx.insert("inputs", gha_expr::Value::Object(inputs::inputs_object(&inputs.values)));
+            ctx.insert(
+                "inputs",
+                gha_expr::Value::Object(inputs::inputs_object(&inputs.values)),
+            );
             for t in a {
                 args.push(eval::string(t, &ctx, call.hash)?);
             }
@@ -75,7 +88,11 @@ pub(crate) async fn run_image(
                 None => {
                     let tag = format!(
                         "gha-action-{}",
-                        d.dir.display().to_string().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+                        d.dir
+                            .display()
+                            .to_string()
+                            .bytes()
+                            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
                     );
                     let build = Exec::new([
                         "docker".to_string(),
@@ -87,7 +104,10 @@ pub(crate) async fn run_image(
                         d.dir.join(&image.value).display().to_string(),
                         d.dir.display().to_string(),
                     ]);
-                    match job_env.exec(&build, &NullLogSink, call.cancel.child_token()).await {
+                    match job_env
+                        .exec(&build, &NullLogSink, call.cancel.child_token())
+                        .await
+                    {
                         Ok(s) if s.success() => tag,
                         other => {
                             return Err(format!("Docker build of `{name}` failed: {other:?}"));
@@ -97,7 +117,10 @@ pub(crate) async fn run_image(
             }
         }
     };
-    if let Some(ep) = step_env.get("entrypoint").or(inputs.values.get("entrypoint")) {
+    if let Some(ep) = step_env
+        .get("entrypoint")
+        .or(inputs.values.get("entrypoint"))
+    {
         entrypoint = Some(ep.clone());
     }
     if let Some(a) = inputs.values.get("args") {
@@ -117,11 +140,28 @@ pub(crate) async fn run_image(
     ];
     let mut env_names: Vec<String> = step_env.keys().cloned().collect();
     env_names.extend(action_env.keys().cloned());
-    env_names.extend(inputs::input_env(&inputs.values).into_iter().map(|(k, _)| k));
+    env_names.extend(
+        inputs::input_env(&inputs.values)
+            .into_iter()
+            .map(|(k, _)| k),
+    );
     for k in [
-        "GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH", "GITHUB_STATE", "GITHUB_STEP_SUMMARY",
-        "GITHUB_WORKSPACE", "GITHUB_ACTIONS", "CI", "GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_REF",
-        "GITHUB_EVENT_NAME", "GITHUB_JOB", "GITHUB_RUN_ID", "RUNNER_OS", "RUNNER_TEMP",
+        "GITHUB_ENV",
+        "GITHUB_OUTPUT",
+        "GITHUB_PATH",
+        "GITHUB_STATE",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_WORKSPACE",
+        "GITHUB_ACTIONS",
+        "CI",
+        "GITHUB_REPOSITORY",
+        "GITHUB_SHA",
+        "GITHUB_REF",
+        "GITHUB_EVENT_NAME",
+        "GITHUB_JOB",
+        "GITHUB_RUN_ID",
+        "RUNNER_OS",
+        "RUNNER_TEMP",
     ] {
         env_names.push(k.to_string());
     }
@@ -183,6 +223,9 @@ fn shell_words_split(s: &str) -> Vec<String> {
 mod tests {
     #[test]
     fn splits_args() {
-        assert_eq!(super::shell_words_split(r#"a "b c"  d"#), vec!["a", "b c", "d"]);
+        assert_eq!(
+            super::shell_words_split(r#"a "b c"  d"#),
+            vec!["a", "b c", "d"]
+        );
     }
 }

@@ -22,14 +22,22 @@ impl StatusFunctions for Status {
     }
 }
 
-pub(crate) fn string(t: &TemplateString, ctx: &Object, hash: &dyn HashFiles) -> Result<String, String> {
+pub(crate) fn string(
+    t: &TemplateString,
+    ctx: &Object,
+    hash: &dyn HashFiles,
+) -> Result<String, String> {
     let env = EvalEnv::new(ctx).with_hash_files(hash);
     t.template()
         .evaluate_to_string(&env)
         .map_err(|e| e.message.clone())
 }
 
-pub(crate) fn value(t: &TemplateString, ctx: &Object, hash: &dyn HashFiles) -> Result<Value, String> {
+pub(crate) fn value(
+    t: &TemplateString,
+    ctx: &Object,
+    hash: &dyn HashFiles,
+) -> Result<Value, String> {
     let env = EvalEnv::new(ctx).with_hash_files(hash);
     t.template().evaluate(&env).map_err(|e| e.message.clone())
 }
@@ -46,7 +54,11 @@ pub(crate) fn condition(
         .map_err(|e| format!("{} (in `{}`)", e.message, c.raw))
 }
 
-pub(crate) fn bool_flag(v: &Option<MaybeExpr<bool>>, ctx: &Object, hash: &dyn HashFiles) -> Result<bool, String> {
+pub(crate) fn bool_flag(
+    v: &Option<MaybeExpr<bool>>,
+    ctx: &Object,
+    hash: &dyn HashFiles,
+) -> Result<bool, String> {
     match v {
         None => Ok(false),
         Some(MaybeExpr::Value(b)) => Ok(b.value),

@@ -42,7 +42,9 @@ pub(crate) fn resolve_inputs(
             .keys()
             .find(|k| k.eq_ignore_ascii_case(name))
             .cloned();
-        if known.is_none() && !matches!(action.runs, gha_model::Runs::Docker { .. } if name == "entrypoint" || name == "args") {
+        if known.is_none()
+            && !matches!(action.runs, gha_model::Runs::Docker { .. } if name == "entrypoint" || name == "args")
+        {
             unexpected.push(name.clone());
         }
         out.values.insert(known.unwrap_or_else(|| name.clone()), v);
@@ -133,7 +135,8 @@ mod tests {
         assert_eq!(
             r.warnings,
             vec![
-                "Unexpected input(s) 'extra', valid inputs are ['Who To Greet', 'token', 'level']".to_string(),
+                "Unexpected input(s) 'extra', valid inputs are ['Who To Greet', 'token', 'level']"
+                    .to_string(),
                 "Input required and not supplied: token".to_string(),
             ]
         );

@@ -10,8 +10,8 @@ use super::inputs::{self, ResolvedInputs};
 use super::process::{self, ProcessSpec};
 use super::{ActionCall, JobActions, JobVars, PostStep, action_vars, eval, node};
 use crate::conclusion::Conclusion;
-use crate::observer::{RunEvent, StepRef};
 use crate::log_sink::OutputStream;
+use crate::observer::{RunEvent, StepRef};
 
 fn node_binary(
     call: &ActionCall<'_>,
@@ -34,7 +34,12 @@ fn entry_point(d: &ActionDirectory, file: &str) -> String {
 }
 
 /// The log group GitHub prints before an action: `Run owner/repo@ref` and its inputs.
-pub(crate) fn echo(call: &ActionCall<'_>, step_ref: &StepRef, title: &str, inputs: &ResolvedInputs) {
+pub(crate) fn echo(
+    call: &ActionCall<'_>,
+    step_ref: &StepRef,
+    title: &str,
+    inputs: &ResolvedInputs,
+) {
     let emitter = &call.shared.emitter;
     emitter.emit(RunEvent::GroupStarted {
         job: call.job_ref.clone(),
@@ -44,7 +49,12 @@ pub(crate) fn echo(call: &ActionCall<'_>, step_ref: &StepRef, title: &str, input
     if !inputs.values.is_empty() {
         emitter.log(call.job_ref, Some(step_ref), OutputStream::Stdout, "with:");
         for (k, v) in &inputs.values {
-            emitter.log(call.job_ref, Some(step_ref), OutputStream::Stdout, &format!("  {k}: {v}"));
+            emitter.log(
+                call.job_ref,
+                Some(step_ref),
+                OutputStream::Stdout,
+                &format!("  {k}: {v}"),
+            );
         }
     }
     emitter.emit(RunEvent::GroupEnded {
@@ -65,7 +75,14 @@ pub(crate) async fn run_main(
     instance: &str,
     ctx: &Object,
 ) -> Result<(Conclusion, IndexMap<String, String>), String> {
-    let Runs::Node { using, main, post, post_if, .. } = &d.action.runs else {
+    let Runs::Node {
+        using,
+        main,
+        post,
+        post_if,
+        ..
+    } = &d.action.runs
+    else {
         unreachable!("run_main is only called for node actions")
     };
     echo(call, step_ref, &format!("Run {}", d.reference), inputs);

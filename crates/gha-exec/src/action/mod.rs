@@ -19,7 +19,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gha_actions::{ActionRef, ActionResolver, LocalResolver, ResolvedAction, Resolver, ResolverConfig};
+use gha_actions::{
+    ActionRef, ActionResolver, LocalResolver, ResolvedAction, Resolver, ResolverConfig,
+};
 use gha_expr::{HashFiles, Object};
 use gha_model::{Runs, Step};
 use indexmap::IndexMap;
@@ -96,9 +98,7 @@ impl JobActions {
             return r.clone();
         }
         self.default_resolver
-            .get_or_insert_with(|| {
-                Arc::new(Resolver::new(ResolverConfig::new(&call.workspace)))
-            })
+            .get_or_insert_with(|| Arc::new(Resolver::new(ResolverConfig::new(&call.workspace))))
             .clone()
     }
 
@@ -145,7 +145,12 @@ impl JobActions {
                 .await
                 .map_err(|e| format!("Error: step `{name}`: {e}"))?;
             if let ResolvedAction::Directory(d) = &resolved
-                && let Runs::Node { pre: Some(pre), pre_if, using, .. } = &d.action.runs
+                && let Runs::Node {
+                    pre: Some(pre),
+                    pre_if,
+                    using,
+                    ..
+                } = &d.action.runs
             {
                 let step_ref = StepRef {
                     index: step.index,
@@ -158,7 +163,17 @@ impl JobActions {
                     step: step_ref.clone(),
                 });
                 let outcome = javascript::run_pre(
-                    call, vars, self, d, step, id, &step_ref, ctx, &pre.value, pre_if.as_ref(), &using.value,
+                    call,
+                    vars,
+                    self,
+                    d,
+                    step,
+                    id,
+                    &step_ref,
+                    ctx,
+                    &pre.value,
+                    pre_if.as_ref(),
+                    &using.value,
                 )
                 .await
                 .unwrap_or_else(|e| {
@@ -193,7 +208,9 @@ impl JobActions {
                 Some(c) => match eval::condition(c, &p.ctx, &status, call.hash) {
                     Ok(b) => b,
                     Err(e) => {
-                        call.shared.emitter.error(call.job_ref, Some(&p.step_ref), &e);
+                        call.shared
+                            .emitter
+                            .error(call.job_ref, Some(&p.step_ref), &e);
                         false
                     }
                 },
@@ -225,7 +242,9 @@ impl JobActions {
             let outcome = match process::run_process(call, vars, &p.step_ref, spec).await {
                 Ok(r) => r.outcome,
                 Err(e) => {
-                    call.shared.emitter.error(call.job_ref, Some(&p.step_ref), &e);
+                    call.shared
+                        .emitter
+                        .error(call.job_ref, Some(&p.step_ref), &e);
                     Conclusion::Failure
                 }
             };
@@ -259,7 +278,11 @@ pub(crate) async fn run_uses_step(
     step_ref: &StepRef,
     ctx: &Object,
 ) -> Result<(Conclusion, IndexMap<String, String>), String> {
-    let uses = step.uses.as_ref().map(|u| u.value.as_str()).unwrap_or_default();
+    let uses = step
+        .uses
+        .as_ref()
+        .map(|u| u.value.as_str())
+        .unwrap_or_default();
     let reference = ActionRef::parse(uses).map_err(|e| e.to_string())?;
     if skip_checkout(call, &reference) {
         call.shared.emitter.notice(
@@ -270,8 +293,22 @@ pub(crate) async fn run_uses_step(
         return Ok((Conclusion::Success, IndexMap::new()));
     }
     let resolved = actions.resolve(call, &reference).await?;
-    run_resolved(call, vars, actions, &resolved, step, step_ref, &step_ref.id, ctx, 0).await
+    run_resolved(
+        call,
+        vars,
+        actions,
+        &resolved,
+        step,
+        step_ref,
+        &step_ref.id,
+        ctx,
+        0,
+    )
+    .await
 }
+
+/// A step's outcome and outputs, or the error that failed it.
+pub(crate) type StepResult = Result<(Conclusion, IndexMap<String, String>), String>;
 
 /// Runs a resolved action for `step` (a job step or a step of a composite action).
 #[allow(clippy::too_many_arguments)]
@@ -285,8 +322,7 @@ pub(crate) fn run_resolved<'a>(
     instance: &'a str,
     ctx: &'a Object,
     depth: usize,
-) -> std::pin::Pin<Box<dyn Future<Output = Result<(Conclusion, IndexMap<String, String>), String>> + Send + 'a>>
-{
+) -> std::pin::Pin<Box<dyn Future<Output = StepResult> + Send + 'a>> {
     Box::pin(async move {
         let emitter = &call.shared.emitter;
         let mut step_env = vars.env.clone();
@@ -303,7 +339,10 @@ pub(crate) fn run_resolved<'a>(
                         .collect::<Result<_, String>>()?,
                     warnings: Vec::new(),
                 };
-                return docker::run_image(call, vars, image, None, &inputs, step_env, step_ref, instance).await;
+                return docker::run_image(
+                    call, vars, image, None, &inputs, step_env, step_ref, instance,
+                )
+                .await;
             }
             ResolvedAction::Directory(d) => d,
         };
@@ -313,7 +352,10 @@ pub(crate) fn run_resolved<'a>(
         }
         match &d.action.runs {
             Runs::Node { .. } => {
-                javascript::run_main(call, vars, actions, d, &inputs, step_env, step_ref, instance, &ctx).await
+                javascript::run_main(
+                    call, vars, actions, d, &inputs, step_env, step_ref, instance, &ctx,
+                )
+                .await
             }
             Runs::Composite { steps } => {
                 if depth >= MAX_COMPOSITE_DEPTH {
@@ -322,10 +364,24 @@ pub(crate) fn run_resolved<'a>(
                         d.reference
                     ));
                 }
-                composite::run(call, vars, actions, d, steps, &inputs, step_env, step_ref, instance, &ctx, depth).await
+                composite::run(
+                    call, vars, actions, d, steps, &inputs, step_env, step_ref, instance, &ctx,
+                    depth,
+                )
+                .await
             }
             Runs::Docker { .. } => {
-                docker::run_image(call, vars, "", Some(d), &inputs, step_env, step_ref, instance).await
+                docker::run_image(
+                    call,
+                    vars,
+                    "",
+                    Some(d),
+                    &inputs,
+                    step_env,
+                    step_ref,
+                    instance,
+                )
+                .await
             }
             Runs::Invalid => Err(format!("`{}` has no valid `runs:`", d.reference)),
         }
@@ -334,7 +390,10 @@ pub(crate) fn run_resolved<'a>(
 
 /// `GITHUB_ACTION_*` variables for an action directory.
 pub(crate) fn action_vars(d: &gha_actions::ActionDirectory) -> Vec<(String, String)> {
-    let mut v = vec![("GITHUB_ACTION_PATH".to_string(), d.dir.display().to_string())];
+    let mut v = vec![(
+        "GITHUB_ACTION_PATH".to_string(),
+        d.dir.display().to_string(),
+    )];
     if let ActionRef::Repo(r) = &d.reference {
         v.push(("GITHUB_ACTION_REPOSITORY".into(), r.repository()));
         v.push(("GITHUB_ACTION_REF".into(), r.git_ref.clone()));

@@ -158,7 +158,11 @@ pub(crate) async fn run_process(
         vars.env.insert(k, v);
     }
     vars.path_prepend.extend(effects.paths);
-    for (command, file) in [("env", &fc.env), ("output", &fc.output), ("state", &fc.state)] {
+    for (command, file) in [
+        ("env", &fc.env),
+        ("output", &fc.output),
+        ("state", &fc.state),
+    ] {
         let text = match env.read_file(file).await {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(crate::backend::BackendError::NotFound(_)) => String::new(),

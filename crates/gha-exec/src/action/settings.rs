@@ -28,7 +28,10 @@ pub struct ActionSettings {
 impl std::fmt::Debug for ActionSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ActionSettings")
-            .field("resolver", &self.resolver.as_ref().map(|_| "dyn ActionResolver"))
+            .field(
+                "resolver",
+                &self.resolver.as_ref().map(|_| "dyn ActionResolver"),
+            )
             .field("node", &self.node)
             .field("real_checkout", &self.real_checkout)
             .finish()

@@ -98,6 +98,8 @@ struct JobState {
     uid: String,
     /// File-command files known to be empty: no reset needed before the next step.
     fc_clean: std::collections::HashSet<String>,
+    /// Resolved actions, their `STATE_*` values and queued post steps.
+    actions: crate::action::JobActions,
 }
 
 /// What expressions of this job can see.
@@ -537,8 +539,48 @@ async fn run_job_inner(
         step_reports: Vec::new(),
         uid: unique_suffix(),
         fc_clean: std::collections::HashSet::new(),
+        actions: Default::default(),
     };
     let step_ids = job.step_ids();
+    // Set up job: resolve the actions, run their `pre` entry points.
+    {
+        let call = action_call(shared, &scope, job_env.as_deref(), &hash, &job_cancel);
+        let ctx = scope.contexts(&state.env, Some(&state), "");
+        let list: Vec<(&Step, String, String)> = job
+            .steps
+            .iter()
+            .zip(step_ids.iter())
+            .map(|(s, id)| (s, id.clone(), s.display_name()))
+            .collect();
+        let mut vars = crate::action::JobVars {
+            env: &mut state.env,
+            path_prepend: &mut state.path_prepend,
+        };
+        let done = state.actions.set_up(&call, &mut vars, &list, &ctx).await;
+        match done {
+            Ok(done) => {
+                for x in done {
+                    if x.outcome == Conclusion::Failure {
+                        state.failed = true;
+                    }
+                    finish_step(
+                        emitter,
+                        job_ref,
+                        &x.step_ref,
+                        &mut state,
+                        x.outcome,
+                        x.outcome,
+                        x.duration,
+                        IndexMap::new(),
+                    );
+                }
+            }
+            Err(msg) => {
+                emitter.error(job_ref, None, &msg);
+                state.failed = true;
+            }
+        }
+    }
     let defaults = job
         .defaults
         .as_ref()
@@ -695,6 +737,35 @@ async fn run_job_inner(
         state.cancelled = true;
     }
 
+    // Post steps of actions, last first (also after a failure or cancellation).
+    {
+        let call = action_call(shared, &scope, job_env.as_deref(), &hash, &job_cancel);
+        let (failed, cancelled) = (state.failed, state.cancelled);
+        let mut vars = crate::action::JobVars {
+            env: &mut state.env,
+            path_prepend: &mut state.path_prepend,
+        };
+        let done = state
+            .actions
+            .run_post(&call, &mut vars, failed, cancelled)
+            .await;
+        for x in done {
+            if x.outcome == Conclusion::Failure {
+                state.failed = true;
+            }
+            finish_step(
+                emitter,
+                job_ref,
+                &x.step_ref,
+                &mut state,
+                x.outcome,
+                x.outcome,
+                x.duration,
+                IndexMap::new(),
+            );
+        }
+    }
+
     // Job outputs.
     let mut outputs = IndexMap::new();
     let ctx = scope.contexts(&state.env, Some(&state), "");
@@ -794,17 +865,21 @@ async fn run_step(
     let job_ref = &scope.inst.job_ref;
     let script = match step.kind() {
         StepKind::Run(r) => r,
-        StepKind::Uses(u) => {
-            let repo = u.split('@').next().unwrap_or(u);
-            if repo.eq_ignore_ascii_case("actions/checkout") {
-                emitter.notice(job_ref, Some(step_ref), &format!(
-                    "{u}: satisfied locally (the workspace is already a copy of the working tree)"
-                ));
-                return Ok((Conclusion::Success, IndexMap::new()));
-            }
-            return Err(format!(
-                "`uses: {u}`: running actions is not supported yet (only `run` steps and `actions/checkout` are)"
-            ));
+        StepKind::Uses(_) => {
+            let call = action_call(shared, scope, job_env, hash, job_cancel);
+            let mut vars = crate::action::JobVars {
+                env: &mut state.env,
+                path_prepend: &mut state.path_prepend,
+            };
+            return crate::action::run_uses_step(
+                &call,
+                &mut vars,
+                &mut state.actions,
+                step,
+                step_ref,
+                ctx,
+            )
+            .await;
         }
         StepKind::Parallel(_) | StepKind::Wait(_) | StepKind::WaitAll | StepKind::Cancel(_) => {
             return Err(
@@ -1205,6 +1280,36 @@ async fn run_step(
         }
     }
     Ok((outcome, outputs))
+}
+
+/// What an action run borrows from the job (see `crate::action`).
+fn action_call<'a>(
+    shared: &'a RunShared,
+    scope: &Scope<'a>,
+    job_env: Option<&'a dyn JobEnv>,
+    hash: &'a WorkspaceHash,
+    job_cancel: &CancellationToken,
+) -> crate::action::ActionCall<'a> {
+    let host_workspace = scope.paths.and_then(|p| p.host_workspace.clone());
+    let on_host = scope.paths.is_some_and(|p| {
+        p.host_workspace
+            .as_ref()
+            .is_some_and(|h| h.to_str() == Some(p.workspace.as_str()))
+    });
+    let inst: &'a JobInstance = scope.inst;
+    crate::action::ActionCall {
+        shared,
+        job_ref: &inst.job_ref,
+        job_env,
+        workflow_name: workflow_name(scope.wf).to_string(),
+        workflow_path: scope.wf.path.clone(),
+        event_path: scope.event_path.clone(),
+        runner: scope.runner.clone(),
+        hash,
+        cancel: job_cancel.clone(),
+        workspace: host_workspace.unwrap_or_else(|| shared.facts.options.repo_dir.clone()),
+        on_host: on_host || job_env.is_none(),
+    }
 }
 
 fn unique_suffix() -> String {

@@ -1,16 +1,16 @@
 //! Running workflows: the job graph scheduler, job and step execution, contexts, and the run
 //! report. The entry point is [`Executor::run`].
 
-mod contexts;
-mod emitter;
+pub(crate) mod contexts;
+pub(crate) mod emitter;
 pub mod event_filter;
 pub mod git_info;
 pub mod inputs;
-mod job;
+pub(crate) mod job;
 mod report;
 mod scheduler;
 pub mod selection;
-mod step_output;
+pub(crate) mod step_output;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,6 +77,8 @@ pub struct RunOptions {
     pub kill_policy: KillPolicy,
     /// Show `::debug::` messages (`ACTIONS_STEP_DEBUG` / `RUNNER_DEBUG`).
     pub debug: bool,
+    /// How `uses:` steps are resolved and run.
+    pub actions: crate::action::ActionSettings,
 }
 
 impl RunOptions {
@@ -103,6 +105,7 @@ impl RunOptions {
             run_number: "1".into(),
             kill_policy: KillPolicy::default(),
             debug: false,
+            actions: Default::default(),
         }
     }
 }
