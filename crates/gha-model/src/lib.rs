@@ -9,6 +9,7 @@
 //! ```
 
 pub mod action;
+mod contexts;
 pub mod diagnostic;
 pub mod expression;
 mod reader;

@@ -4,6 +4,10 @@ use indexmap::IndexMap;
 
 use crate::diagnostic::{Diagnostic, codes};
 use crate::expression::{Condition, Template};
+use gha_expr::ParseOptions;
+
+/// GitHub's limit on the length of a value that contains expressions.
+const MAX_TEMPLATE_LENGTH: usize = 21_000;
 use crate::span::{Span, Spanned};
 use crate::value::{IfCondition, MaybeExpr, TemplateString};
 use crate::yaml::{Entry, Node, NodeKind, ScalarStyle, ScalarValue};
@@ -14,6 +18,8 @@ pub(crate) struct Reader<'a> {
     pub diags: Vec<Diagnostic>,
     /// Report unknown keys as warnings (action metadata: the runner ignores them).
     pub lenient_keys: bool,
+    /// The contexts expressions may use where we are reading (`None`: any).
+    pub ctx: Option<&'static ParseOptions>,
 }
 
 impl<'a> Reader<'a> {
@@ -22,6 +28,7 @@ impl<'a> Reader<'a> {
             src,
             diags: Vec::new(),
             lenient_keys: false,
+            ctx: None,
         }
     }
 
@@ -124,10 +131,15 @@ impl<'a> Reader<'a> {
             self.error(
                 node.span,
                 codes::EXPRESSION,
-                format!("expressions are not allowed in \"{what}\""),
+                format!("A template expression is not allowed in this context (\"{what}\")"),
             );
         }
         Some(s)
+    }
+
+    /// Set the contexts allowed for what is read next.
+    pub fn set_ctx(&mut self, opts: &'static std::sync::LazyLock<ParseOptions>) {
+        self.ctx = Some(std::sync::LazyLock::force(opts));
     }
 
     /// A scalar parsed as a template (with expression errors reported).
@@ -148,8 +160,33 @@ impl<'a> Reader<'a> {
     }
 
     pub fn template_from(&mut self, raw: String, span: Span, style: ScalarStyle) -> TemplateString {
-        match Template::parse(&raw) {
-            Ok(t) => TemplateString::new(raw, span, style, t),
+        let parsed = match self.ctx {
+            Some(opts) => Template::parse_with(&raw, opts),
+            None => Template::parse(&raw),
+        };
+        match parsed {
+            Ok(t) => {
+                if raw.len() > MAX_TEMPLATE_LENGTH && !t.is_literal() {
+                    self.error(
+                        span,
+                        codes::EXPRESSION,
+                        format!("Exceeded max expression length {MAX_TEMPLATE_LENGTH}"),
+                    );
+                }
+                let embedded_insert = t.parts().len() > 1
+                    && t.parts().iter().any(|p| {
+                        matches!(p, crate::expression::TemplatePart::Expr { span, .. }
+                            if raw[span.start + 3..span.end - 2].trim() == "insert")
+                    });
+                if embedded_insert {
+                    self.error(
+                        span,
+                        codes::EXPRESSION,
+                        "The directive 'insert' is not allowed in this context. Directives are not supported for expressions that are embedded within a string. Directives are only supported when the entire value is an expression.",
+                    );
+                }
+                TemplateString::new(raw, span, style, t)
+            }
             Err(e) => {
                 let tmp = TemplateString::new(
                     raw.clone(),
@@ -175,7 +212,11 @@ impl<'a> Reader<'a> {
             return None;
         };
         let raw = scalar_to_string(s);
-        match Condition::parse(&raw) {
+        let parsed = match self.ctx {
+            Some(opts) => Condition::parse_with(&raw, opts),
+            None => Condition::parse(&raw),
+        };
+        match parsed {
             Ok(c) => Some(IfCondition::new(raw, node.span, s.style, c)),
             Err(e) => {
                 let tmp = self.template_from(String::new(), node.span, s.style);
@@ -397,13 +438,8 @@ pub(crate) fn scalar_to_string(s: &crate::yaml::Scalar) -> String {
     match s.resolve() {
         ScalarValue::Null => String::new(),
         ScalarValue::Bool(b) => b.to_string(),
-        ScalarValue::Int(i) => {
-            if s.value.starts_with("0x") || s.value.starts_with("0o") || s.value.starts_with('+') {
-                i.to_string()
-            } else {
-                s.value.clone()
-            }
-        }
+        // GitHub holds every number as a double.
+        ScalarValue::Int(i) => format_number(i as f64),
         ScalarValue::Float(f) => format_number(f),
         ScalarValue::String(v) => v,
     }

@@ -12,10 +12,6 @@ use gha_model::{Diagnostic, Workflow};
 
 const GITHUB_ACCEPTS: &[(&str, &str)] = &[
     (
-        "err__unexpected_keys.yaml",
-        "GitHub ignores unknown keys under `on.workflow_dispatch` (workflow-parser case on-workflow_dispatch-unknown-keys-ignored)",
-    ),
-    (
         "err__unused_anchors.yaml",
         "an unused or redefined anchor is valid YAML and GitHub loads the file",
     ),

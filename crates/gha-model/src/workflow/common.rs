@@ -3,6 +3,7 @@
 
 use indexmap::IndexMap;
 
+use crate::contexts;
 use crate::diagnostic::codes;
 use crate::reader::{Env, Reader};
 use crate::span::{Span, Spanned};
@@ -326,9 +327,20 @@ pub(crate) fn read_environment(r: &mut Reader<'_>, node: &Node) -> Option<Enviro
     ) {
         match k {
             "name" => env.name = r.template(&e.value, k),
-            "url" => env.url = r.template(&e.value, k),
+            "url" => {
+                r.set_ctx(&contexts::ENVIRONMENT_URL);
+                env.url = r.template(&e.value, k);
+                r.set_ctx(&contexts::JOB);
+            }
             _ => env.deployment = r.bool_or_expr(&e.value, k),
         }
+    }
+    if env.name.is_none() {
+        r.error(
+            node.span,
+            codes::MISSING_KEY,
+            "Required property is missing: name (\"environment\" needs a \"name\")",
+        );
     }
     Some(env)
 }
@@ -387,16 +399,29 @@ pub(crate) fn read_runs_on(r: &mut Reader<'_>, node: &Node) -> Option<RunsOn> {
                 match k {
                     "group" => {
                         if let Some(g) = r.template(&e.value, k) {
-                            let rest = g
-                                .raw
-                                .strip_prefix("org/")
-                                .or_else(|| g.raw.strip_prefix("ent/"));
-                            if rest == Some("") {
-                                r.error(
-                                    e.value.span,
-                                    codes::INVALID_VALUE,
-                                    "runner group name must not be empty",
-                                );
+                            if g.is_literal()
+                                && let Some((prefix, rest)) = g.raw.split_once('/')
+                            {
+                                if rest.is_empty() {
+                                    r.error(
+                                        e.value.span,
+                                        codes::INVALID_VALUE,
+                                        format!("Invalid runs-on group name '{}'.", g.raw),
+                                    );
+                                } else if !matches!(
+                                    prefix,
+                                    "organization" | "enterprise" | "org" | "ent"
+                                ) || rest.contains('/')
+                                {
+                                    r.error(
+                                        e.value.span,
+                                        codes::INVALID_VALUE,
+                                        format!(
+                                            "Invalid runs-on group name '{}'. Please use 'organization/' or 'enterprise/' prefix to target a single runner group.",
+                                            g.raw
+                                        ),
+                                    );
+                                }
                             }
                             ro.group = Some(g);
                         }
@@ -474,8 +499,22 @@ pub(crate) fn read_container(r: &mut Reader<'_>, node: &Node, what: &str) -> Opt
         &["image", "credentials", "env", "ports", "volumes", "options"],
         &section,
     ) {
+        r.set_ctx(match k {
+            "credentials" => &contexts::JOB_SECRETS,
+            "env" => &contexts::CONTAINER_ENV,
+            _ => &contexts::JOB,
+        });
         match k {
-            "image" => c.image = r.template(&e.value, k),
+            "image" => {
+                c.image = r.template(&e.value, k);
+                if c.image.as_ref().is_some_and(|i| i.raw.is_empty()) {
+                    r.error(
+                        e.value.span,
+                        codes::INVALID_VALUE,
+                        format!("Unexpected value '': \"image\" of \"{what}\" must not be empty"),
+                    );
+                }
+            }
             "credentials" => {
                 let Some(ce) = r.mapping(&e.value, k) else {
                     continue;

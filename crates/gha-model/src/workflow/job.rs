@@ -8,6 +8,7 @@ use super::common::{
 };
 use super::matrix::{Strategy, read_strategy};
 use super::step::{Step, id_is_valid, read_steps, remote_uses_is_valid};
+use crate::contexts;
 use crate::diagnostic::codes;
 use crate::reader::{Env, Reader};
 use crate::span::{Span, Spanned};
@@ -51,6 +52,8 @@ pub struct Job {
     pub steps: Vec<Step>,
     /// `timeout-minutes` (GitHub's default is 360).
     pub timeout_minutes: Option<MaybeExpr<f64>>,
+    /// `cancel-timeout-minutes`: how long cancellation may take.
+    pub cancel_timeout_minutes: Option<MaybeExpr<f64>>,
     /// `strategy`.
     pub strategy: Option<Strategy>,
     /// `continue-on-error`.
@@ -110,6 +113,7 @@ const STEP_JOB_KEYS: &[&str] = &[
     "defaults",
     "steps",
     "timeout-minutes",
+    "cancel-timeout-minutes",
     "strategy",
     "continue-on-error",
     "container",
@@ -151,6 +155,15 @@ pub(crate) fn read_jobs(r: &mut Reader<'_>, node: &Node) -> Vec<Job> {
                 codes::JOB_ID,
                 format!(
                     "The identifier '{}' is invalid. IDs may only contain alphanumeric characters, '_', and '-'. IDs must start with a letter or '_' and and must be less than 100 characters.",
+                    id.value
+                ),
+            );
+        } else if id.value.starts_with("__") {
+            r.error(
+                id.span,
+                codes::JOB_ID,
+                format!(
+                    "The identifier '{}' is invalid. IDs starting with '__' are reserved.",
                     id.value
                 ),
             );
@@ -198,6 +211,7 @@ fn read_job(r: &mut Reader<'_>, id: Spanned<String>, entry: &Entry) -> Option<Jo
         defaults: None,
         steps: Vec::new(),
         timeout_minutes: None,
+        cancel_timeout_minutes: None,
         strategy: None,
         continue_on_error: None,
         container: None,
@@ -206,10 +220,27 @@ fn read_job(r: &mut Reader<'_>, id: Spanned<String>, entry: &Entry) -> Option<Jo
         call: None,
         span: node.span,
     };
+    if is_call && has("runs-on") {
+        // Whichever of `runs-on` / `uses` comes second is the unexpected one.
+        let second = entries
+            .iter()
+            .filter(|e| matches!(e.key.as_str(), Some("runs-on" | "uses")))
+            .max_by_key(|e| e.key.span.start);
+        if let Some(e) = second {
+            r.error(
+                e.key.span,
+                codes::CONFLICTING_KEYS,
+                format!(
+                    "Unexpected value '{}': a job runs steps on \"runs-on\" or calls a reusable workflow with \"uses\", not both",
+                    e.key.as_str().unwrap_or_default()
+                ),
+            );
+        }
+    }
     if is_call {
         for e in entries {
             let Some(k) = e.key.as_str() else { continue };
-            if !CALL_JOB_KEYS.contains(&k) && STEP_JOB_KEYS.contains(&k) {
+            if !CALL_JOB_KEYS.contains(&k) && STEP_JOB_KEYS.contains(&k) && k != "runs-on" {
                 r.error(
                     e.key.span,
                     codes::UNKNOWN_KEY,
@@ -240,6 +271,15 @@ fn read_job(r: &mut Reader<'_>, id: Spanned<String>, entry: &Entry) -> Option<Jo
             continue;
         }
         let v = &e.value;
+        r.set_ctx(match k {
+            "if" => &contexts::JOB_IF,
+            "strategy" => &contexts::JOB_STRATEGY,
+            "env" => &contexts::JOB_ENV,
+            "outputs" => &contexts::JOB_OUTPUTS,
+            "defaults" => &contexts::JOB_DEFAULTS,
+            "secrets" => &contexts::JOB_SECRETS,
+            _ => &contexts::JOB,
+        });
         match k {
             "name" => job.name = r.template(v, k),
             "needs" => job.needs = read_needs(r, v),
@@ -258,6 +298,7 @@ fn read_job(r: &mut Reader<'_>, id: Spanned<String>, entry: &Entry) -> Option<Jo
             "defaults" => job.defaults = read_defaults(r, v),
             "steps" => job.steps = read_steps(r, v, false),
             "timeout-minutes" => job.timeout_minutes = r.number_or_expr(v, k),
+            "cancel-timeout-minutes" => job.cancel_timeout_minutes = r.number_or_expr(v, k),
             "strategy" => job.strategy = read_strategy(r, v),
             "continue-on-error" => job.continue_on_error = r.bool_or_expr(v, k),
             "container" => job.container = read_container(r, v, "container"),
@@ -324,14 +365,20 @@ fn read_job(r: &mut Reader<'_>, id: Spanned<String>, entry: &Entry) -> Option<Jo
         });
     } else {
         if job.runs_on.is_none() && !has("runs-on") {
+            // Reported where the job's mapping starts, as GitHub does.
             r.error(
-                id.span,
+                Span {
+                    end: node.span.start,
+                    end_pos: node.span.start_pos,
+                    ..node.span
+                },
                 codes::MISSING_KEY,
                 format!("\"runs-on\" section is missing in job \"{}\"", id.value),
             );
         }
         if !has("steps") {
-            r.error(
+            // GitHub's parser accepts a job without steps; it has nothing to run.
+            r.warning(
                 id.span,
                 codes::MISSING_KEY,
                 format!("\"steps\" section is missing in job \"{}\"", id.value),

@@ -115,8 +115,22 @@ impl Workflow {
     /// assert!(diags.iter().any(|d| d.code == "unknown-key"));
     /// ```
     pub fn load(src: &str) -> (Option<Workflow>, Vec<Diagnostic>) {
+        Workflow::load_with_limits(src, &yaml::LoadLimits::default())
+    }
+
+    /// [`Workflow::load`] with explicit YAML limits (depth, size, alias expansion).
+    ///
+    /// ```
+    /// let limits = gha_model::yaml::LoadLimits { max_depth: 3, ..Default::default() };
+    /// let (_, diags) = gha_model::Workflow::load_with_limits("on: push\njobs: {a: {steps: [{run: x}]}}", &limits);
+    /// assert!(diags[0].message.contains("Maximum object depth exceeded"));
+    /// ```
+    pub fn load_with_limits(
+        src: &str,
+        limits: &yaml::LoadLimits,
+    ) -> (Option<Workflow>, Vec<Diagnostic>) {
         let mut diags = Vec::new();
-        let root = yaml::load::load(src, &yaml::LoadLimits::default(), &mut diags);
+        let root = yaml::load::load(src, limits, &mut diags);
         let Some(root) = root.filter(|n| !n.is_null()) else {
             if !diags.iter().any(Diagnostic::is_error) {
                 diags.push(Diagnostic::error(
@@ -175,8 +189,12 @@ fn read_workflow(r: &mut Reader<'_>, root: &Node) -> Option<Workflow> {
     let mut saw_jobs = false;
     for (k, e) in r.known_entries(entries, WORKFLOW_KEYS, "\"workflow\" section") {
         let v = &e.value;
+        r.set_ctx(match k {
+            "env" | "defaults" => &crate::contexts::WORKFLOW_ENV,
+            _ => &crate::contexts::WORKFLOW_LEVEL,
+        });
         match k {
-            "name" => wf.name = r.string(v, k),
+            "name" => wf.name = r.plain_string(v, k),
             "run-name" => wf.run_name = r.template(v, k),
             "description" => wf.description = r.string(v, k),
             "on" => {

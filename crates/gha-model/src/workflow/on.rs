@@ -34,6 +34,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "project_column",
     "public",
     "pull_request",
+    "pull_request_comment",
     "pull_request_review",
     "pull_request_review_comment",
     "pull_request_target",
@@ -79,6 +80,7 @@ pub fn activity_types(event: &str) -> Option<&'static [&'static str]> {
         "demilestoned",
         "enqueued",
         "dequeued",
+        "stacked",
     ];
     Some(match event {
         "branch_protection_rule" => &["created", "edited", "deleted"],
@@ -99,9 +101,11 @@ pub fn activity_types(event: &str) -> Option<&'static [&'static str]> {
             "answered",
             "unanswered",
         ],
-        "discussion_comment" | "issue_comment" | "label" | "pull_request_review_comment" => {
-            &["created", "edited", "deleted"]
-        }
+        "discussion_comment"
+        | "issue_comment"
+        | "label"
+        | "pull_request_comment"
+        | "pull_request_review_comment" => &["created", "edited", "deleted"],
         "issues" => &[
             "opened",
             "edited",
@@ -121,6 +125,8 @@ pub fn activity_types(event: &str) -> Option<&'static [&'static str]> {
             "demilestoned",
             "typed",
             "untyped",
+            "field_added",
+            "field_removed",
         ],
         "merge_group" => &["checks_requested"],
         "milestone" => &["created", "closed", "opened", "edited", "deleted"],
@@ -495,8 +501,20 @@ fn read_event(r: &mut Reader<'_>, name: Spanned<String>, node: &Node) -> Event {
         _ => {}
     }
     let section = format!("\"{event}\" section");
-    // GitHub ignores keys an event does not take (e.g. `tags` under `pull_request`): warn.
-    let lenient = true;
+    // GitHub ignores unknown keys under a `workflow_dispatch` without inputs, and real
+    // workflows carry filters their event does not take (`tags` under `pull_request`); both
+    // are warnings. Anything else is an error, as on GitHub.
+    let has_inputs = entries.iter().any(|e| e.key.as_str() == Some("inputs"));
+    const ANY_FILTER: &[&str] = &[
+        "branches",
+        "branches-ignore",
+        "tags",
+        "tags-ignore",
+        "paths",
+        "paths-ignore",
+        "types",
+        "workflows",
+    ];
     for e in entries {
         let Some(k) = e.key.as_str() else { continue };
         if !allowed.contains(&k) {
@@ -508,6 +526,7 @@ fn read_event(r: &mut Reader<'_>, name: Spanned<String>, node: &Node) -> Event {
                     crate::reader::quote_list(&allowed)
                 )
             };
+            let lenient = (event == "workflow_dispatch" && !has_inputs) || ANY_FILTER.contains(&k);
             if lenient {
                 r.warning(e.key.span, codes::UNKNOWN_KEY, msg);
             } else {
@@ -766,7 +785,7 @@ fn read_inputs(r: &mut Reader<'_>, node: &Node, ev: &mut Event, is_call: bool) {
             && !props.iter().any(|p| p.key.as_str() == Some("type"))
         {
             r.error(
-                e.key.span,
+                e.key.span.to(e.value.span),
                 codes::MISSING_KEY,
                 format!(
                     "\"type\" is missing at \"{}\" input of workflow_call event",
@@ -897,12 +916,16 @@ fn read_call_outputs(r: &mut Reader<'_>, node: &Node, ev: &mut Event) {
         for (k, p) in r.known_entries(props, &["description", "value"], &section) {
             match k {
                 "description" => out.description = r.string(&p.value, k).map(|s| s.value),
-                _ => out.value = r.template(&p.value, k),
+                _ => {
+                    r.set_ctx(&crate::contexts::CALL_OUTPUT);
+                    out.value = r.template(&p.value, k);
+                    r.set_ctx(&crate::contexts::WORKFLOW_LEVEL);
+                }
             }
         }
         if out.value.is_none() {
             r.error(
-                e.key.span,
+                e.key.span.to(e.value.span),
                 codes::MISSING_KEY,
                 format!(
                     "\"value\" is missing at \"{}\" output of workflow_call event",

@@ -2,6 +2,7 @@
 
 use indexmap::IndexMap;
 
+use crate::contexts;
 use crate::diagnostic::codes;
 use crate::reader::{Env, Reader};
 use crate::span::{Span, Spanned};
@@ -104,8 +105,9 @@ impl Step {
             StepKind::Run(r) => format!("Run {}", r.raw.trim().lines().next().unwrap_or("")),
             StepKind::Uses(u) => format!("Run {u}"),
             StepKind::Parallel(_) => "Run steps in parallel".to_owned(),
-            StepKind::Wait(_) | StepKind::WaitAll => "Wait for background steps".to_owned(),
-            StepKind::Cancel(id) => format!("Cancel {id}"),
+            StepKind::Wait(_) => "Wait".to_owned(),
+            StepKind::WaitAll => "Wait for all".to_owned(),
+            StepKind::Cancel(_) => "Cancel".to_owned(),
             StepKind::Invalid => format!("Step {}", self.index + 1),
         }
     }
@@ -137,9 +139,15 @@ impl Step {
                     })
                     .collect()
             }
+            _ if !self.wait.is_empty() => "wait".to_owned(),
+            _ if self.wait_all => "wait-all".to_owned(),
+            _ if self.cancel.is_some() => "cancel".to_owned(),
             _ => "step".to_owned(),
         };
-        format!("__{base}")
+        // GitHub caps generated ids at 100 characters.
+        let mut id = format!("__{base}");
+        id.truncate(100);
+        id
     }
 
     /// Whether this is a `run` or `uses` step.
@@ -301,6 +309,13 @@ fn read_step(r: &mut Reader<'_>, node: &Node, index: usize, composite: bool) -> 
     };
     for (k, e) in r.known_entries(entries, allowed, section) {
         let v = &e.value;
+        if !composite {
+            r.set_ctx(if k == "if" {
+                &contexts::STEP_IF
+            } else {
+                &contexts::STEP
+            });
+        }
         match k {
             "id" => {
                 if let Some(id) = r.string(v, k) {
@@ -426,10 +441,6 @@ pub(crate) fn remote_uses_is_valid(u: &str) -> bool {
     let mut parts = path.split('/');
     let owner = parts.next().unwrap_or("");
     let repo = parts.next().unwrap_or("");
-    let name_ok = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
+    let name_ok = |s: &str| !s.is_empty();
     name_ok(owner) && name_ok(repo) && !git_ref.is_empty()
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, ScalarStyle as GScalarStyle};
 
-use super::node::{Entry, Node, NodeKind, Scalar, ScalarStyle};
+use super::node::{Entry, Node, NodeKind, Scalar, ScalarStyle, ScalarValue};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::span::{Position, Span};
 
@@ -19,15 +19,18 @@ use crate::span::{Position, Span};
 pub struct LoadLimits {
     /// Maximum number of nodes in the tree, counting every node an alias copies.
     pub max_nodes: usize,
-    /// Maximum nesting depth of sequences and mappings.
+    /// Maximum nesting depth of sequences and mappings (GitHub's is 50).
     pub max_depth: usize,
+    /// Maximum file size in characters (`None`: unlimited).
+    pub max_file_size: Option<usize>,
 }
 
 impl Default for LoadLimits {
     fn default() -> Self {
         LoadLimits {
             max_nodes: 1_000_000,
-            max_depth: 256,
+            max_depth: 50,
+            max_file_size: None,
         }
     }
 }
@@ -126,10 +129,22 @@ pub(crate) fn load(src: &str, limits: &LoadLimits, diags: &mut Vec<Diagnostic>) 
     let options = granit_parser::options! {
         emit_anchor_events: true,
         emit_unresolved_aliases: true,
-        block_nesting_limit: limits.max_depth,
-        flow_nesting_limit: limits.max_depth,
-        block_scalar_eof_without_line_feed: false,
+        block_nesting_limit: limits.max_depth.saturating_add(8).max(64),
+        flow_nesting_limit: limits.max_depth.saturating_add(8).max(64),
+        // As libyaml and GitHub: a block scalar ending the file gets no added line feed.
+        block_scalar_eof_without_line_feed: true,
     };
+    if let Some(max) = limits.max_file_size {
+        let chars = src.chars().count();
+        if chars > max {
+            diags.push(Diagnostic::error(
+                Span::default(),
+                codes::YAML_SYNTAX,
+                format!("The maximum file size of {max} characters has been exceeded"),
+            ));
+            return None;
+        }
+    }
     let parser = Parser::new_from_str_with_options(src, options);
     let mut loader = Loader {
         src,
@@ -239,6 +254,11 @@ impl Loader<'_> {
                         .map(str::to_owned)
                         .unwrap_or_else(|| t.original())
                 });
+                let span = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    self.block_scalar_span(span)
+                } else {
+                    span
+                };
                 let node = Node {
                     kind: NodeKind::Scalar(Scalar {
                         value: value.into_owned(),
@@ -248,6 +268,7 @@ impl Loader<'_> {
                     span,
                     alias: None,
                 };
+                self.check_scalar_tag(&node);
                 if anchor > 0 {
                     self.last_scalar_anchor = Some((anchor, node.clone()));
                 }
@@ -261,6 +282,7 @@ impl Loader<'_> {
                     start: span,
                     anchor,
                 });
+                self.check_depth(span);
             }
             Event::MappingStart(_, anchor, _) => {
                 self.count(1, span);
@@ -271,6 +293,7 @@ impl Loader<'_> {
                     start: span,
                     anchor,
                 });
+                self.check_depth(span);
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some(frame) = self.stack.pop() else {
@@ -322,6 +345,115 @@ impl Loader<'_> {
                 self.push_node(node);
             }
             _ => {}
+        }
+    }
+
+    /// GitHub reads the core schema only: `!!str`, `!!bool`, `!!int`, `!!float` and `!!null` (whose
+    /// value must then have that type). Other tags are rejected.
+    fn check_scalar_tag(&mut self, node: &Node) {
+        let NodeKind::Scalar(s) = &node.kind else {
+            return;
+        };
+        let Some(tag) = &s.tag else { return };
+        let plain = Scalar {
+            value: s.value.clone(),
+            style: ScalarStyle::Plain,
+            tag: None,
+        };
+        let ok = match tag.as_str() {
+            "str" | "!" => true,
+            "bool" => matches!(plain.resolve(), ScalarValue::Bool(_)),
+            "int" => matches!(plain.resolve(), ScalarValue::Int(_)),
+            "float" => matches!(plain.resolve(), ScalarValue::Int(_) | ScalarValue::Float(_)),
+            "null" => matches!(plain.resolve(), ScalarValue::Null),
+            other => {
+                let full = if other.starts_with('!') {
+                    other.to_owned()
+                } else {
+                    format!("tag:yaml.org,2002:{other}")
+                };
+                self.diags.push(Diagnostic::error(
+                    node.span,
+                    codes::TAG,
+                    format!("Unexpected tag '{full}'"),
+                ));
+                return;
+            }
+        };
+        if tag != "str" && tag != "!" && s.style != ScalarStyle::Plain {
+            self.diags.push(Diagnostic::error(
+                node.span,
+                codes::TAG,
+                format!(
+                    "The scalar style '{:?}' on line {} and column {} is not valid with the tag 'tag:yaml.org,2002:{tag}'",
+                    s.style, node.span.start_pos.line, node.span.start_pos.column
+                ),
+            ));
+            return;
+        }
+        if !ok {
+            self.diags.push(Diagnostic::error(
+                node.span,
+                codes::TAG,
+                format!(
+                    "The value '{}' on line {} and column {} is invalid for the type 'tag:yaml.org,2002:{tag}'",
+                    s.value, node.span.start_pos.line, node.span.start_pos.column
+                ),
+            ));
+        }
+    }
+
+    /// Widen a block scalar's span to start at its `|` / `>` header when the parser's span
+    /// starts at the content.
+    fn block_scalar_span(&self, span: Span) -> Span {
+        let before = &self.src[..span.start.min(self.src.len())];
+        if before.ends_with('|') || before.ends_with('>') {
+            return span;
+        }
+        let trimmed = before.trim_end();
+        let line_start = trimmed.rfind('\n').map_or(0, |i| i + 1);
+        let line = &trimmed[line_start..];
+        // The header is the last `|`/`>` token of that line (before any comment).
+        let code = line.split(" #").next().unwrap_or(line);
+        let Some(rel) = code.rfind(['|', '>']) else {
+            return span;
+        };
+        let header_token = &code[rel..];
+        let header_ok = header_token[1..]
+            .trim_end()
+            .chars()
+            .all(|c| matches!(c, '+' | '-' | '0'..='9'));
+        let preceded = rel == 0 || code[..rel].ends_with([' ', '\t', ':', '-']);
+        if !header_ok || !preceded {
+            return span;
+        }
+        let start = line_start + rel;
+        let col = code[..rel].chars().count() as u32 + 1;
+        let line_no = span
+            .start_pos
+            .line
+            .saturating_sub(self.src[start..span.start].matches('\n').count() as u32);
+        Span {
+            start,
+            start_pos: Position {
+                line: line_no,
+                column: col,
+            },
+            ..span
+        }
+    }
+
+    fn check_depth(&mut self, span: Span) {
+        if self.stack.len() > self.limits.max_depth && !self.failed {
+            self.diags.push(Diagnostic::error(
+                span,
+                codes::YAML_SYNTAX,
+                format!(
+                    "Maximum object depth exceeded (more than {} nested mappings and sequences)",
+                    self.limits.max_depth
+                ),
+            ));
+            self.failed = true;
         }
     }
 

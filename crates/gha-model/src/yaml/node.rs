@@ -78,8 +78,13 @@ impl Scalar {
                     v @ ScalarValue::Bool(_) => v,
                     _ => ScalarValue::String(self.value.clone()),
                 },
-                "int" | "float" => match resolve_plain(&self.value) {
+                "int" => match resolve_plain(&self.value) {
                     v @ (ScalarValue::Int(_) | ScalarValue::Float(_)) => v,
+                    _ => ScalarValue::String(self.value.clone()),
+                },
+                "float" => match resolve_plain(&self.value) {
+                    ScalarValue::Int(i) => ScalarValue::Float(i as f64),
+                    v @ ScalarValue::Float(_) => v,
                     _ => ScalarValue::String(self.value.clone()),
                 },
                 _ => ScalarValue::String(self.value.clone()),
