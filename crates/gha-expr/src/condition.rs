@@ -60,18 +60,18 @@ impl Condition {
         let effective = if written.calls_status_function() {
             written.clone()
         } else {
+            // `success() && (cond)`, flattened as GitHub's parser flattens `&&` chains.
             let span = written.span();
-            Expr::new(
-                ExprKind::And(vec![
-                    call(
-                        Function::Success,
-                        Vec::new(),
-                        Span::new(span.start, span.start),
-                    ),
-                    written.clone(),
-                ]),
-                span,
-            )
+            let mut items = vec![call(
+                Function::Success,
+                Vec::new(),
+                Span::new(span.start, span.start),
+            )];
+            match written.kind() {
+                ExprKind::And(inner) => items.extend(inner.iter().cloned()),
+                _ => items.push(written.clone()),
+            }
+            Expr::new(ExprKind::And(items), span)
         };
         Ok(Condition { written, effective })
     }

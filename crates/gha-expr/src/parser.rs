@@ -183,12 +183,11 @@ fn check_nesting(src: &str, options: &ParseOptions) -> Result<(), ParseError> {
 }
 
 /// A node under construction: the expression, its depth, where its text starts (including
-/// any parentheses around it), and whether it is an `&&`/`||` chain that may still grow.
+/// any parentheses around it), and whether it is a keyword literal.
 struct Built {
     expr: Expr,
     depth: usize,
     start: usize,
-    open_chain: bool,
     /// A keyword literal, which may not be dereferenced.
     is_literal: bool,
 }
@@ -274,45 +273,39 @@ impl<'s> Builder<'s, '_> {
 
     fn reduce(&self, operands: &mut Vec<Built>, op: BinaryOp) -> Result<(), ParseError> {
         let right = operands.pop().expect("right operand");
-        let mut left = operands.pop().expect("left operand");
+        let left = operands.pop().expect("left operand");
         let span = Span::new(left.start, right.expr.span().end);
         let built = match op {
             BinaryOp::And | BinaryOp::Or => {
-                let same = left.open_chain
-                    && matches!(
-                        (op, left.expr.kind()),
+                // Like GitHub's parser, nested chains of the same operator are flattened into
+                // one node, parenthesized or not (`(a && b) && c` is `a && b && c`).
+                let mut items = Vec::new();
+                let mut below = 0;
+                for side in [left, right] {
+                    let same = matches!(
+                        (op, side.expr.kind()),
                         (BinaryOp::And, ExprKind::And(_)) | (BinaryOp::Or, ExprKind::Or(_))
                     );
-                if same {
-                    let depth = left.depth.max(right.depth + 1);
-                    let start = left.start;
-                    let mut kind = left.expr.into_kind();
-                    if let ExprKind::And(items) | ExprKind::Or(items) = &mut kind {
-                        items.push(right.expr);
-                    }
-                    left = Built {
-                        expr: Expr::new(kind, span),
-                        depth,
-                        start,
-                        open_chain: true,
-                        is_literal: false,
-                    };
-                    left
-                } else {
-                    let depth = left.depth.max(right.depth) + 1;
-                    let items = vec![left.expr, right.expr];
-                    let kind = if op == BinaryOp::And {
-                        ExprKind::And(items)
+                    if same {
+                        below = below.max(side.depth - 1);
+                        if let ExprKind::And(inner) | ExprKind::Or(inner) = side.expr.into_kind() {
+                            items.extend(inner);
+                        }
                     } else {
-                        ExprKind::Or(items)
-                    };
-                    Built {
-                        expr: Expr::new(kind, span),
-                        depth,
-                        start: left.start,
-                        open_chain: true,
-                        is_literal: false,
+                        below = below.max(side.depth);
+                        items.push(side.expr);
                     }
+                }
+                let kind = if op == BinaryOp::And {
+                    ExprKind::And(items)
+                } else {
+                    ExprKind::Or(items)
+                };
+                Built {
+                    expr: Expr::new(kind, span),
+                    depth: below + 1,
+                    start: span.start,
+                    is_literal: false,
                 }
             }
             BinaryOp::Compare(op) => Built {
@@ -326,7 +319,6 @@ impl<'s> Builder<'s, '_> {
                     },
                     span,
                 ),
-                open_chain: false,
                 is_literal: false,
             },
         };
@@ -373,7 +365,6 @@ impl<'s> Builder<'s, '_> {
                 depth: built.depth + 1,
                 expr: Expr::new(ExprKind::Not(Box::new(built.expr)), span),
                 start,
-                open_chain: false,
                 is_literal: false,
             };
             self.check_depth(&built)?;
@@ -386,7 +377,6 @@ impl<'s> Builder<'s, '_> {
             expr: Expr::new(kind, span),
             depth: 1,
             start: span.start,
-            open_chain: false,
             is_literal: false,
         }
     }
@@ -413,7 +403,6 @@ impl<'s> Builder<'s, '_> {
                 let mut inner = pair.into_inner().peekable();
                 let mut built = self.build_sequence(&mut inner)?;
                 built.start = span.start;
-                built.open_chain = false;
                 built.is_literal = false;
                 built
             }
@@ -478,7 +467,6 @@ impl<'s> Builder<'s, '_> {
             expr: Expr::new(ExprKind::Call { function, args }, span),
             depth: depth + 1,
             start: span.start,
-            open_chain: false,
             is_literal: false,
         };
         self.check_depth(&built)?;
@@ -522,7 +510,6 @@ impl<'s> Builder<'s, '_> {
             expr: Expr::new(kind, span),
             depth,
             start,
-            open_chain: false,
             is_literal: false,
         };
         self.check_depth(&built)?;
@@ -626,8 +613,9 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(items.len(), 3);
-        let e = parse("(a && b) && c").unwrap();
-        assert_eq!(e.to_string(), "(a && b) && c");
+        let e = parse("(a && b) && (c && (d || e || (f || g)))").unwrap();
+        assert_eq!(e.to_string(), "a && b && c && (d || e || f || g)");
+        assert_eq!(e.depth(), 3);
     }
 
     #[test]

@@ -64,6 +64,19 @@ fn call(args: Vec<Expr>, pick: usize) -> Expr {
     node(ExprKind::Call { function, args })
 }
 
+/// GitHub's parser flattens nested `&&` (and nested `||`) chains, so generated trees do too.
+fn flatten(items: Vec<Expr>, and: bool) -> Vec<Expr> {
+    let mut out = Vec::new();
+    for item in items {
+        match item.into_kind() {
+            ExprKind::And(inner) if and => out.extend(inner),
+            ExprKind::Or(inner) if !and => out.extend(inner),
+            kind => out.push(node(kind)),
+        }
+    }
+    out
+}
+
 fn expr() -> impl Strategy<Value = Expr> {
     leaf().prop_recursive(5, 48, 4, |inner| {
         prop_oneof![
@@ -86,8 +99,10 @@ fn expr() -> impl Strategy<Value = Expr> {
                     right: Box::new(r)
                 }
             )),
-            prop::collection::vec(inner.clone(), 2..4).prop_map(|v| node(ExprKind::And(v))),
-            prop::collection::vec(inner.clone(), 2..4).prop_map(|v| node(ExprKind::Or(v))),
+            prop::collection::vec(inner.clone(), 2..4)
+                .prop_map(|v| node(ExprKind::And(flatten(v, true)))),
+            prop::collection::vec(inner.clone(), 2..4)
+                .prop_map(|v| node(ExprKind::Or(flatten(v, false)))),
             (prop::collection::vec(inner, 0..5), any::<usize>()).prop_map(|(a, p)| call(a, p)),
         ]
     })

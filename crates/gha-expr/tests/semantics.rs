@@ -417,6 +417,11 @@ fn limits() {
     let props49: String = (1..=49).map(|i| format!(".p{i}")).collect();
     assert!(run(&format!("x{props49}"), &json!({"x": null})).is_ok());
     assert!(run(&format!("x{props49}.p50"), &json!({"x": null})).is_err());
+    // Nested `&&` chains are flattened even through parentheses, so they add no depth.
+    let nested_and = format!("{}true{}", "(true && ".repeat(60), ")".repeat(60));
+    assert_eq!(run(&nested_and, &json!({})).unwrap(), Value::Bool(true));
+    let parens = format!("{}1{}", "(".repeat(60), ")".repeat(60));
+    assert_eq!(run(&parens, &json!({})).unwrap(), Value::Number(1.0));
     let calls = |n: usize| format!("{}1{}", "format('{0}', ".repeat(n), ")".repeat(n));
     assert!(run(&calls(49), &json!({})).is_ok());
     assert!(run(&calls(50), &json!({})).is_err());
