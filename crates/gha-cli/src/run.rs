@@ -93,11 +93,80 @@ pub struct RunArgs {
     /// The repository (default: the git work tree containing the current directory).
     #[arg(short = 'C', long = "directory", value_name = "DIR")]
     pub directory: Option<PathBuf>,
+    #[command(flatten)]
+    pub trace: crate::tracers::TraceArgs,
     /// Where per-job run directories (workspace copy, temp, tool cache) are made (host backend;
     /// default `$GHA_RUNS_DIR`, else `$TMPDIR/gha-runs`). A tmpfs such as `/dev/shm/gha-runs`
     /// makes job set-up fast.
     #[arg(long = "runs-dir", value_name = "DIR")]
     pub runs_dir: Option<PathBuf>,
+    /// Resolve actions from the action cache only, never from the network.
+    #[arg(long = "offline")]
+    pub offline: bool,
+    /// Use a local checkout for an action: `OWNER/REPO@REF=PATH` (repeatable).
+    #[arg(long = "action-dir", value_name = "OWNER/REPO@REF=PATH")]
+    pub action_dirs: Vec<String>,
+    /// The GitHub REST API base URL (GitHub Enterprise: `https://HOST/api/v3`).
+    #[arg(long = "github-api-url", value_name = "URL")]
+    pub github_api_url: Option<String>,
+    /// The node binary for JavaScript actions (default: `node` on `PATH`).
+    #[arg(long = "node", value_name = "PATH")]
+    pub node: Option<PathBuf>,
+    /// Run `actions/checkout` instead of using the workspace as the checkout.
+    #[arg(long = "real-checkout")]
+    pub real_checkout: bool,
+    /// Run a repository straight from GitHub (with `--sha`): `OWNER/REPO`.
+    #[arg(long = "repo", value_name = "OWNER/REPO", requires = "sha")]
+    pub repo: Option<String>,
+    /// The commit to run with `--repo`.
+    #[arg(long = "sha", value_name = "SHA", requires = "repo")]
+    pub sha: Option<String>,
+}
+
+/// The action resolver the flags ask for (`GITHUB_TOKEN` from `-s` or the environment).
+fn action_resolver(
+    args: &RunArgs,
+    workspace: &std::path::Path,
+    secrets: &[(String, String)],
+) -> Result<gha_actions::Resolver, String> {
+    let mut config = gha_actions::ResolverConfig::new(workspace).offline(args.offline);
+    if let Some(url) = &args.github_api_url {
+        config = config.api_url(url.clone());
+    }
+    if let Some((_, t)) = secrets
+        .iter()
+        .find(|(k, t)| k == "GITHUB_TOKEN" && !t.is_empty())
+    {
+        config = config.token(Some(t.clone()));
+    }
+    for d in &args.action_dirs {
+        config = config.with_override(d.parse()?);
+    }
+    Ok(gha_actions::Resolver::new(config))
+}
+
+/// `--repo OWNER/REPO --sha SHA`: the workflow files named by `-W` through the contents API,
+/// then the repository's tree at that commit (cached like actions). Returns the tree.
+async fn fetch_remote_repo(args: &RunArgs, repo: &str, sha: &str) -> Result<PathBuf, String> {
+    let (owner, name) = repo
+        .split_once('/')
+        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+        .ok_or_else(|| format!("--repo {repo}: expected OWNER/REPO"))?;
+    let secrets = collect_pairs(&args.secrets, args.secret_file.as_ref(), true, "--secret")?;
+    let resolver = action_resolver(args, std::path::Path::new("."), &secrets)?;
+    let r = gha_actions::RepoRef::new(owner, name, None, sha);
+    for w in &args.workflows {
+        let path = w.to_string_lossy();
+        resolver
+            .fetch_file(&r, path.trim_start_matches("./"))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let tree = resolver
+        .fetch_repository(&r, &format!("{repo}@{sha}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(tree.root)
 }
 
 fn bad_input(msg: &str) -> ExitCode {
@@ -136,8 +205,18 @@ fn collect_pairs(
     Ok(out)
 }
 
-async fn run_async(args: RunArgs) -> ExitCode {
-    let cwd = args.directory.clone().unwrap_or_else(|| PathBuf::from("."));
+async fn run_async(mut args: RunArgs) -> ExitCode {
+    let mut cwd = args.directory.clone().unwrap_or_else(|| PathBuf::from("."));
+    if let (Some(repo), Some(sha)) = (&args.repo, &args.sha) {
+        match fetch_remote_repo(&args, repo, sha).await {
+            Ok(dir) => {
+                // -W names files of the fetched repository.
+                args.workflows = args.workflows.iter().map(|w| dir.join(w)).collect();
+                cwd = dir;
+            }
+            Err(e) => return bad_input(&e),
+        }
+    }
     if !cwd.is_dir() {
         return bad_input(&format!("{} is not a directory", cwd.display()));
     }
@@ -198,6 +277,16 @@ async fn run_async(args: RunArgs) -> ExitCode {
     options.inputs = inputs;
     options.matrix_filter = matrix;
     options.job_filter = args.job.clone();
+    if let (Some(repo), Some(sha)) = (&args.repo, &args.sha) {
+        options.git.repository = repo.clone();
+        options.git.sha = sha.clone();
+    }
+    match action_resolver(&args, &repo, &options.secrets) {
+        Ok(r) => options.actions.resolver = Some(Arc::new(r)),
+        Err(e) => return bad_input(&e),
+    }
+    options.actions.node = args.node.clone();
+    options.actions.real_checkout = args.real_checkout;
     options.dry_run = args.dryrun;
     options.bind_workspace = args.bind;
     if let Some(n) = args.jobs {
