@@ -936,9 +936,17 @@ async fn run_step(
             .as_ref()
             .is_some_and(|h| h.to_str() == Some(p.workspace.as_str()))
     });
+    // On the host, programs are looked up on the step's PATH. Elsewhere they cannot be checked:
+    // in a job container the default shell is `sh` (as GitHub runs it there), on a runner-like
+    // image (another backend, no `container:`) it is `bash`.
+    let in_container = scope.wf.workflow.jobs[scope.inst.job_index]
+        .container
+        .is_some();
     let shell = Shell::resolve(shell_raw.as_deref(), |p| {
         if on_host {
             which_on_path(p, &path)
+        } else if !in_container && p == "bash" {
+            Some("bash".to_string())
         } else {
             None
         }
