@@ -77,15 +77,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         cli_run.push(cli(&["run", "--rm", IMAGE, "true"]));
     }
 
-    // Per step: backend exec vs `docker exec` via the CLI, on the same container, interleaved.
+    // Per step: the backend (launcher, then plain execs) vs `docker exec` via the CLI, on the
+    // same container, interleaved.
     let job = backend.start_job(&spec).await?;
     let name = job.runner_info().name;
+    let mut plain_options = DockerBackendOptions::new(runs.path());
+    plain_options
+        .platforms
+        .add_flag(&format!("ubuntu-latest={IMAGE}"))?;
+    plain_options.step_launcher = false;
+    let plain_backend = DockerBackend::connect(plain_options).await?;
+    let plain_job = plain_backend.start_job(&spec).await?;
     for _ in 0..3 {
         job.exec(&trivial, &NullLogSink, CancellationToken::new())
+            .await?;
+        plain_job
+            .exec(&trivial, &NullLogSink, CancellationToken::new())
             .await?;
         cli(&["exec", &name, "true"]);
     }
     let mut backend_exec = Vec::new();
+    let mut plain_exec = Vec::new();
     let mut cli_exec = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
@@ -94,28 +106,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         backend_exec.push(t.elapsed());
         assert!(st.success());
+        let t = Instant::now();
+        let st = plain_job
+            .exec(&trivial, &NullLogSink, CancellationToken::new())
+            .await?;
+        plain_exec.push(t.elapsed());
+        assert!(st.success());
         cli_exec.push(cli(&["exec", &name, "true"]));
     }
     job.stop().await?;
+    plain_job.stop().await?;
 
     println!("trivial step (`true`), same container:");
     println!(
-        "  gha-backend-docker exec : {}",
+        "  gha-backend-docker (launcher)  : {}",
         stats(backend_exec.clone())
     );
-    println!("  docker exec (CLI)       : {}", stats(cli_exec.clone()));
     println!(
-        "  ratio of medians        : {:.2}",
+        "  gha-backend-docker (exec only) : {}",
+        stats(plain_exec.clone())
+    );
+    println!(
+        "  docker exec (CLI)              : {}",
+        stats(cli_exec.clone())
+    );
+    println!(
+        "  ratio of medians launcher/CLI  : {:.2}",
         median(&backend_exec).as_secs_f64() / median(&cli_exec).as_secs_f64()
+    );
+    println!(
+        "  ratio of medians exec/CLI      : {:.2}",
+        median(&plain_exec).as_secs_f64() / median(&cli_exec).as_secs_f64()
     );
     println!("job start (create + start + first step) vs `docker run --rm {IMAGE} true`:");
     println!(
-        "  gha-backend-docker      : {}",
+        "  gha-backend-docker             : {}",
         stats(backend_start.clone())
     );
-    println!("  docker run (CLI)        : {}", stats(cli_run.clone()));
     println!(
-        "  ratio of medians        : {:.2}",
+        "  docker run (CLI)               : {}",
+        stats(cli_run.clone())
+    );
+    println!(
+        "  ratio of medians               : {:.2}",
         median(&backend_start).as_secs_f64() / median(&cli_run).as_secs_f64()
     );
     Ok(())

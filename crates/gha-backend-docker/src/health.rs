@@ -54,13 +54,14 @@ pub(crate) async fn wait_healthy(
         let state = info.state.unwrap_or_default();
         if state.running != Some(true) {
             return Err(BackendError::Other(format!(
-                "service `{name}` stopped while starting (exit code {}){}",
+                "service `{name}` stopped while starting (exit code {}){}{}",
                 state.exit_code.unwrap_or(-1),
                 state
                     .error
                     .filter(|e| !e.is_empty())
                     .map(|e| format!(": {e}"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                last_log_lines(engine, id).await
             )));
         }
         let health = state.health.unwrap_or_default();
@@ -106,4 +107,28 @@ fn last_output(log: Option<&[bollard::models::HealthcheckResult]>) -> String {
         .filter(|o| !o.is_empty())
         .map(|o| format!("; last health-check output: {o}"))
         .unwrap_or_default()
+}
+
+/// The last lines a container printed, for error messages (empty when there are none).
+async fn last_log_lines(engine: &Engine, id: &str) -> String {
+    use futures_util::StreamExt;
+    let options = bollard::query_parameters::LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail("10")
+        .build();
+    let mut stream = engine.docker().logs(id, Some(options));
+    let mut text = String::new();
+    let read = async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+    let text = text.trim();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("; its last output:\n{text}")
+    }
 }

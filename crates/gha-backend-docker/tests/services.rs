@@ -94,13 +94,19 @@ async fn a_service_that_exits_fails_the_start() {
     let (backend, _runs) = common::backend(&engine);
     let (mut spec, _src) = common::spec("crash");
     let mut c = ContainerSpec::new(common::BASE_IMAGE);
-    c.options = Some("--entrypoint false --health-cmd true --health-interval 1s".into());
+    c.options =
+        Some("--entrypoint env -e MARKER=visible --health-cmd true --health-interval 1s".into());
     spec.services.push(ServiceSpec {
         id: "broken".into(),
         container: c,
     });
     let err = common::start_err(&backend, &spec).await.to_string();
-    assert!(err.contains("service `broken`"), "{err}");
+    // `env` prints its environment and exits: the error shows the exit code and the output.
+    assert!(
+        err.contains("service `broken` stopped while starting (exit code 0)"),
+        "{err}"
+    );
+    assert!(err.contains("MARKER=visible"), "{err}");
     common::assert_nothing_left(&engine, backend.instance()).await;
 }
 
