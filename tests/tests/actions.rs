@@ -1,0 +1,444 @@
+//! `uses:` end to end through the `gha` binary: JavaScript actions with node (pre, main, post,
+//! state, inputs, outputs), nested composite actions across repositories, the action cache
+//! (warm, offline, concurrent), bad references, and running a repository at a commit straight
+//! from the API. GitHub is a local server with GitHub's REST shapes (`gha_actions::test_server`).
+
+use std::path::Path;
+use std::process::Output;
+
+use gha_actions::test_server::GitHubServer;
+use gha_tests::{Gha, RunResult, fixtures};
+
+/// A GitHub-shaped server (kept alive by its runtime) and an action cache for `gha`.
+struct FakeGitHub {
+    gh: GitHubServer,
+    rt: tokio::runtime::Runtime,
+}
+
+impl FakeGitHub {
+    fn start() -> FakeGitHub {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let gh = rt.block_on(GitHubServer::start());
+        FakeGitHub { gh, rt }
+    }
+
+    /// Serves the fixture directory `tests/fixtures/actions/<name>` as `owner/repo` at `refs`.
+    fn serve(&self, owner: &str, repo: &str, refs: &[&str], name: &str) -> String {
+        let root = fixtures().join("actions").join(name);
+        let mut files = Vec::new();
+        collect(&root, &root, &mut files);
+        self.gh.add_commit_files(owner, repo, refs, files)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.rt.block_on(self.gh.requests())
+    }
+
+    fn api(&self) -> String {
+        self.gh.api_url()
+    }
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, u32, Vec<u8>)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect(root, &p, out);
+        } else {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let mode = if rel.ends_with(".sh") { 0o755 } else { 0o644 };
+            out.push((rel, mode, std::fs::read(&p).unwrap()));
+        }
+    }
+}
+
+/// `gha run <args> --github-api-url <server> --report <file>` with `cache` as the action cache.
+fn run(gha: &Gha, gh: &FakeGitHub, cache: &Path, args: &[&str]) -> RunResult {
+    let report = gha.out.path().join("report.json");
+    let _ = std::fs::remove_file(&report);
+    let api = gh.api();
+    let mut all = vec!["run", "--github-api-url", api.as_str()];
+    all.extend_from_slice(args);
+    let report_s = report.to_string_lossy().into_owned();
+    all.extend_from_slice(&["--report", &report_s]);
+    let output: Output = gha
+        .command(&all)
+        .env("GHA_ACTION_CACHE", cache)
+        .env_remove("GITHUB_TOKEN")
+        .output()
+        .expect("running gha");
+    let report = std::fs::read_to_string(&report)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    RunResult { output, report }
+}
+
+fn position(out: &str, needle: &str) -> usize {
+    out.find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` not in output:\n{out}"))
+}
+
+const JS_WORKFLOW: &str = r#"
+on: push
+jobs:
+  greet:
+    runs-on: ubuntu-latest
+    steps:
+      - id: hello
+        uses: octo/hello-js@v1
+        with:
+          who-to greet: you
+          surprise: 1
+      - id: echo
+        run: echo "got=${{ steps.hello.outputs.greeting }}"
+      - id: boom
+        run: exit 1
+      - id: never
+        run: echo "never" "printed"
+"#;
+
+#[test]
+fn javascript_action_pre_main_post_state_inputs_outputs_and_the_cache() {
+    let gh = FakeGitHub::start();
+    gh.serve("octo", "hello-js", &["v1"], "hello-js");
+    let cache = tempfile::tempdir().unwrap();
+    let gha = Gha::with_workflow(JS_WORKFLOW);
+
+    let r = run(&gha, &gh, cache.path(), &[]);
+    let out = r.stdout();
+    assert_eq!(r.code(), 1, "{}", r.all_output());
+    // pre at set-up, main as the step, post at the end (after the failure), state carried.
+    let pre = position(&out, "pre: who=you");
+    let main = position(
+        &out,
+        "main: hello you from_pre=p1 level=<none> action_path_set=true repo=octo/hello-js@v1",
+    );
+    let echo = position(&out, "got=hello you");
+    let post = position(
+        &out,
+        "post: who=you from_pre=p1 from_main=m-you by_command=c1",
+    );
+    assert!(pre < main && main < echo && echo < post, "{out}");
+    assert!(!out.contains("never printed"));
+    let all = r.all_output();
+    assert!(
+        all.contains("Input required and not supplied: level"),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "Unexpected input(s) 'surprise', valid inputs are ['who-to greet', 'token', 'level']"
+        ),
+        "{all}"
+    );
+    assert_eq!(r.step("greet", "hello")["outputs"]["greeting"], "hello you");
+    let steps = r.job("greet")["steps"].as_array().unwrap().clone();
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names.first(),
+        Some(&"Pre Run octo/hello-js@v1"),
+        "{names:?}"
+    );
+    assert_eq!(
+        names.last(),
+        Some(&"Post Run octo/hello-js@v1"),
+        "{names:?}"
+    );
+    assert_eq!(steps.last().unwrap()["conclusion"], "success");
+    let first = gh.requests();
+    assert!(
+        first
+            .iter()
+            .any(|q| q == "GET /repos/octo/hello-js/commits/v1"),
+        "{first:?}"
+    );
+
+    // Second run with a warm cache: no HTTP request at all.
+    let r2 = run(&gha, &gh, cache.path(), &[]);
+    assert_eq!(r2.code(), 1, "{}", r2.all_output());
+    assert!(r2.stdout().contains("got=hello you"));
+    assert_eq!(
+        gh.requests().len(),
+        first.len(),
+        "the warm cache made requests"
+    );
+
+    // --offline with the warm cache works; with a cold cache it fails naming what is missing.
+    let r3 = run(&gha, &gh, cache.path(), &["--offline"]);
+    assert!(r3.stdout().contains("got=hello you"), "{}", r3.all_output());
+    let cold = tempfile::tempdir().unwrap();
+    let r4 = run(&gha, &gh, cold.path(), &["--offline"]);
+    assert_eq!(r4.code(), 1, "{}", r4.all_output());
+    let all = r4.all_output();
+    assert!(
+        all.contains("`octo/hello-js@v1` is not in the action cache") && all.contains("--offline"),
+        "{all}"
+    );
+    assert!(!all.contains("main: hello"));
+    assert_eq!(gh.requests().len(), first.len());
+}
+
+#[test]
+fn post_steps_run_in_reverse_after_a_failed_main() {
+    let gh = FakeGitHub::start();
+    gh.serve("octo", "hello-js", &["v1", "v2"], "hello-js");
+    let cache = tempfile::tempdir().unwrap();
+    let gha = Gha::with_workflow(
+        r#"
+on: push
+jobs:
+  j:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: octo/hello-js@v1
+        with: {who-to greet: first, level: "1"}
+      - uses: octo/hello-js@v2
+        env: {FAIL_MAIN: "yes"}
+        with: {who-to greet: second, level: "1"}
+"#,
+    );
+    let r = run(&gha, &gh, cache.path(), &[]);
+    let out = r.stdout();
+    assert_eq!(r.code(), 1, "{}", r.all_output());
+    assert!(r.all_output().contains("main failed on purpose"));
+    let second = position(&out, "post: who=second");
+    let first = position(&out, "post: who=first");
+    assert!(second < first, "post steps must run last-first:\n{out}");
+}
+
+#[test]
+fn nested_composite_actions_across_repositories() {
+    let gh = FakeGitHub::start();
+    gh.serve("octo", "hello-js", &["v1"], "hello-js");
+    gh.serve("octo", "inner-composite", &["v1"], "inner-composite");
+    gh.serve("octo", "outer-composite", &["v1"], "outer-composite");
+    let cache = tempfile::tempdir().unwrap();
+    let gha = Gha::empty();
+    gha.write("sub/.keep", "");
+    gha.write(
+        ".github/workflows/ci.yml",
+        r#"
+on: push
+jobs:
+  c:
+    runs-on: ubuntu-latest
+    steps:
+      - id: outer
+        uses: octo/outer-composite@v1
+        with: {greetee: bob}
+      - run: echo "result=${{ steps.outer.outputs.result }} exported=$FROM_COMPOSITE"
+"#,
+    );
+    gha.commit();
+    let r = run(&gha, &gh, cache.path(), &[]);
+    let out = r.stdout();
+    assert_eq!(r.code(), 0, "{}", r.all_output());
+    assert!(
+        out.contains("outer: action_path_ok=yes step_env=from-step-env"),
+        "{out}"
+    );
+    assert!(!out.contains("must not run"), "{out}");
+    assert!(out.contains("outer: cwd=sub"), "{out}");
+    assert!(out.contains("main: hello bob-nested"), "{out}");
+    assert!(
+        out.contains("result=bob/hello bob-nested exported=exported"),
+        "{out}"
+    );
+    assert_eq!(
+        r.step("c", "outer")["outputs"]["result"],
+        "bob/hello bob-nested"
+    );
+    // The nested JavaScript action's post step still runs at job end.
+    assert!(out.contains("post: who=bob-nested"), "{out}");
+}
+
+#[test]
+fn bad_references_fail_with_clear_errors() {
+    let gh = FakeGitHub::start();
+    gh.serve("octo", "hello-js", &["v1"], "hello-js");
+    gh.serve("octo", "lib", &["v1"], "app");
+    let cache = tempfile::tempdir().unwrap();
+    let case = |uses: &str| {
+        let gha = Gha::with_workflow(&format!(
+            "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: {uses}\n      - run: echo after\n"
+        ));
+        run(&gha, &gh, cache.path(), &[])
+    };
+    let r = case("octo/nope@v1");
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.all_output()
+            .contains("Unable to resolve action `octo/nope@v1`, repository not found"),
+        "{}",
+        r.all_output()
+    );
+    let r = case("octo/hello-js@v9");
+    assert!(
+        r.all_output()
+            .contains("Unable to resolve action `octo/hello-js@v9`, unable to find version `v9`"),
+        "{}",
+        r.all_output()
+    );
+    let r = case("octo/lib@v1");
+    assert!(
+        r.all_output().contains(
+            "Can't find 'action.yml', 'action.yaml' or 'Dockerfile' for action 'octo/lib@v1'."
+        ),
+        "{}",
+        r.all_output()
+    );
+    let r = case("./missing/action");
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.all_output()
+            .contains("Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under"),
+        "{}",
+        r.all_output()
+    );
+    assert!(
+        r.all_output()
+            .contains("Did you forget to run actions/checkout")
+    );
+
+    gh.gh.set_rate_limited(Some(1_796_425_200));
+    let r = case("octo/other@v1");
+    assert_eq!(r.code(), 1);
+    let all = r.all_output();
+    assert!(
+        all.contains("rate limit exceeded while resolving `octo/other@v1`"),
+        "{all}"
+    );
+    assert!(all.contains("resets at 2026-12-04 23:00:00 UTC"), "{all}");
+    gh.gh.set_rate_limited(None);
+
+    // Unreachable API.
+    let gha = Gha::with_workflow(
+        "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: octo/hello-js@v1\n",
+    );
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
+    drop(l);
+    let cold = tempfile::tempdir().unwrap();
+    let out = gha
+        .command(&["run", "--github-api-url", &dead])
+        .env("GHA_ACTION_CACHE", cold.path())
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains(&format!(
+            "Cannot reach the GitHub API at {dead} while resolving `octo/hello-js@v1`"
+        )),
+        "{all}"
+    );
+}
+
+#[test]
+fn two_runs_fill_the_same_cold_cache_at_once() {
+    let gh = FakeGitHub::start();
+    gh.serve("octo", "hello-js", &["v1"], "hello-js");
+    let cache = tempfile::tempdir().unwrap();
+    let a = Gha::with_workflow(JS_WORKFLOW);
+    let b = Gha::with_workflow(JS_WORKFLOW);
+    let (ra, rb) = std::thread::scope(|s| {
+        let ta = s.spawn(|| run(&a, &gh, cache.path(), &[]));
+        let tb = s.spawn(|| run(&b, &gh, cache.path(), &[]));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    for r in [&ra, &rb] {
+        assert!(r.stdout().contains("got=hello you"), "{}", r.all_output());
+        assert_eq!(r.step("greet", "hello")["conclusion"], "success");
+    }
+}
+
+#[test]
+fn action_dir_override_uses_a_local_checkout() {
+    let gh = FakeGitHub::start();
+    let cache = tempfile::tempdir().unwrap();
+    let gha = Gha::with_workflow(JS_WORKFLOW);
+    let dir = fixtures().join("actions/hello-js");
+    let flag = format!("octo/hello-js@v1={}", dir.display());
+    let r = run(&gha, &gh, cache.path(), &["--action-dir", &flag]);
+    assert!(r.stdout().contains("got=hello you"), "{}", r.all_output());
+    assert!(gh.requests().is_empty());
+}
+
+#[test]
+fn runs_a_repository_at_a_commit_from_the_api() {
+    let gh = FakeGitHub::start();
+    gh.serve("octo", "hello-js", &["v1"], "hello-js");
+    let sha = gh.serve("octo", "app", &["main"], "app");
+    let cache = tempfile::tempdir().unwrap();
+    let gha = Gha::empty();
+    let r = run(
+        &gha,
+        &gh,
+        cache.path(),
+        &[
+            "--repo",
+            "octo/app",
+            "--sha",
+            &sha,
+            "-W",
+            ".github/workflows/build.yml",
+            "-j",
+            "Build+test (stable, ubuntu-18.04)",
+        ],
+    );
+    let out = r.stdout();
+    assert_eq!(r.code(), 0, "{}", r.all_output());
+    assert!(out.contains("app main.sh ran"), "{out}");
+    assert!(
+        out.contains(&format!("said=hello stable repo=octo/app sha={sha}")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("hello nightly"),
+        "only the selected leg runs:\n{out}"
+    );
+    let reqs = gh.requests();
+    assert!(
+        reqs.iter()
+            .any(|q| q
+                == &format!("GET /repos/octo/app/contents/.github/workflows/build.yml?ref={sha}")),
+        "{reqs:?}"
+    );
+    assert!(
+        reqs.iter()
+            .any(|q| q.starts_with("GET /_codeload/octo/app/")),
+        "{reqs:?}"
+    );
+
+    // A workflow that is not there: a clear error, exit 2.
+    let r = run(
+        &gha,
+        &gh,
+        cache.path(),
+        &[
+            "--repo",
+            "octo/app",
+            "--sha",
+            &sha,
+            "-W",
+            ".github/workflows/nope.yml",
+        ],
+    );
+    assert_eq!(r.code(), 2, "{}", r.all_output());
+    assert!(
+        r.stderr().contains(&format!(
+            "`.github/workflows/nope.yml` does not exist in octo/app at {sha}"
+        )),
+        "{}",
+        r.all_output()
+    );
+}
