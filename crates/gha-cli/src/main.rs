@@ -12,7 +12,9 @@ mod graph;
 mod kv;
 mod list;
 mod render;
+mod rerun;
 mod run;
+mod tracers;
 mod workflows;
 
 /// Run GitHub Actions workflows on this machine, in Docker, or on AWS ECS.
@@ -35,6 +37,8 @@ enum Command {
     List(list::ListArgs),
     /// Draw the `needs` graph of each workflow.
     Graph(graph::GraphArgs),
+    /// Re-run a failed GitHub run up to its failing step, that step under rr or strace.
+    Rerun(Box<rerun::RerunArgs>),
 }
 
 fn main() -> ExitCode {
@@ -45,5 +49,6 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(*args),
         Command::List(args) => list::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Rerun(args) => rerun::run(*args),
     }
 }

@@ -410,7 +410,15 @@ async fn run_async(mut args: RunArgs) -> ExitCode {
         observers.push(Arc::new(SummaryDir { dir: dir.clone() }));
     }
     let masker = Arc::new(Masker::new());
-    let executor = Executor::new(backend, Arc::new(Fanout(observers)), masker.clone());
+    let tracer =
+        match crate::tracers::Tracer::from_args(&args.trace, args.backend != BackendKind::Host) {
+            Ok(t) => t,
+            Err(e) => return bad_input(&e),
+        };
+    let mut executor = Executor::new(backend, Arc::new(Fanout(observers)), masker.clone());
+    if let Some(t) = &tracer {
+        executor = executor.with_tracer(t.step_tracer());
+    }
 
     let cancellation = RunCancellation::default();
     {
@@ -453,6 +461,10 @@ async fn run_async(mut args: RunArgs) -> ExitCode {
             );
             return ExitCode::from(2);
         }
+    }
+    if let Some(f) = tracer.as_ref().and_then(|t| t.preflight_failure()) {
+        eprintln!("gha run: {f}");
+        return ExitCode::from(2);
     }
     if report.conclusion == Conclusion::Success {
         ExitCode::SUCCESS
