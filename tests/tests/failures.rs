@@ -71,14 +71,15 @@ fn multi_line_secrets_are_masked_everywhere() {
 #[test]
 fn step_and_job_timeouts() {
     let gha = Gha::with_fixture("timeouts.yml");
+    let pids = gha.out.path().join("pids");
     let started = Instant::now();
-    let r = gha.run(&[]);
+    let r = gha.run(&["--env", &format!("PIDS={}", pids.display())]);
     let out = r.stdout();
     assert_eq!(r.code(), 1, "{}", r.all_output());
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(r.step("step-timeout", "slow")["outcome"], "failure");
     assert!(
-        out.contains("The action 'Run sleep 60' has timed out after 0.02 minutes."),
+        out.contains("The action 'Run echo $$ >> \"$PIDS\"' has timed out after 0.02 minutes."),
         "{out}"
     );
     assert_eq!(r.step("step-timeout", "next")["outcome"], "success");
@@ -92,6 +93,25 @@ fn step_and_job_timeouts() {
         "{out}"
     );
     assert!(out.contains("The operation was canceled."), "{out}");
+    assert_no_orphans(&pids, 2);
+}
+
+/// Every step shell recorded in `pidfile` led a process group; none of them has a live member.
+fn assert_no_orphans(pidfile: &std::path::Path, expected: usize) {
+    let text = std::fs::read_to_string(pidfile).unwrap();
+    let leaders: Vec<i32> = text
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(leaders.len(), expected, "{text}");
+    std::thread::sleep(Duration::from_millis(100));
+    for pgid in leaders {
+        assert_eq!(
+            group_members(pgid),
+            Vec::<i32>::new(),
+            "process group {pgid} survived"
+        );
+    }
 }
 
 #[test]
@@ -166,8 +186,16 @@ fn sigint_cancels_runs_cleanup_and_leaves_no_process_group() {
 fn fail_fast_cancels_siblings_and_max_parallel_serialises() {
     let gha = Gha::with_fixture("failfast.yml");
     let log = gha.out.path().join("serial.log");
+    let pids = gha.out.path().join("pids");
     let started = Instant::now();
-    let r = gha.run(&["--env", &format!("LOG={}", log.display()), "--jobs", "4"]);
+    let r = gha.run(&[
+        "--env",
+        &format!("LOG={}", log.display()),
+        "--env",
+        &format!("PIDS={}", pids.display()),
+        "--jobs",
+        "4",
+    ]);
     assert_eq!(r.code(), 1, "{}", r.all_output());
     assert!(
         started.elapsed() < Duration::from_secs(25),
@@ -184,6 +212,8 @@ fn fail_fast_cancels_siblings_and_max_parallel_serialises() {
         })
         .collect();
     by_name.sort();
+    // Legs 1 and 2 started (max-parallel: 2) and leg 2 was stopped; leg 3 never started.
+    assert_no_orphans(&pids, 2);
     assert_eq!(
         by_name,
         [
