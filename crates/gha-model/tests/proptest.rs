@@ -93,14 +93,15 @@ fn row(keys: &'static [&'static str]) -> impl Strategy<Value = Map<String, Value
         .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
-fn matrix() -> impl Strategy<
-    Value = (
-        Map<String, Value>,
-        Vec<(String, Vec<Value>)>,
-        Vec<Map<String, Value>>,
-        Vec<Map<String, Value>>,
-    ),
-> {
+/// A matrix as JSON, plus its vectors, include rows and exclude rows.
+type MatrixCase = (
+    Map<String, Value>,
+    Vec<(String, Vec<Value>)>,
+    Vec<Map<String, Value>>,
+    Vec<Map<String, Value>>,
+);
+
+fn matrix() -> impl Strategy<Value = MatrixCase> {
     let vectors = prop::collection::vec(
         (
             prop::sample::select(&["os", "ver", "arch"][..]),
