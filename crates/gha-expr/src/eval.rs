@@ -97,6 +97,17 @@ impl<'a> Val<'a> {
         }
     }
 
+    fn kind_name(&self) -> &'static str {
+        match self {
+            Val::Null => "Null",
+            Val::Bool(_) => "Boolean",
+            Val::Number(_) => "Number",
+            Val::Str(_) => "String",
+            Val::Array(_) | Val::Filtered(_) => "Array",
+            Val::Object(_) => "Object",
+        }
+    }
+
     fn is_primitive(&self) -> bool {
         matches!(
             self,
@@ -320,12 +331,9 @@ impl<'a> Evaluator<'a> {
             Function::Format => {
                 let fmt = self.eval(&args[0])?;
                 let fmt = fmt.to_str();
-                let mut cache: Vec<Option<String>> = vec![None; args.len() - 1];
                 let out = crate::format::format(expr.span(), &fmt, args.len() - 1, |i| {
-                    if cache[i].is_none() {
-                        cache[i] = Some(self.eval(&args[i + 1])?.to_str().into_owned());
-                    }
-                    Ok(cache[i].clone().unwrap_or_default())
+                    let v = self.eval(&args[i + 1])?;
+                    Ok((v.to_str().into_owned(), v.kind_name()))
                 })?;
                 self.charge(expr, &out)?;
                 Ok(Val::Str(Cow::Owned(out)))

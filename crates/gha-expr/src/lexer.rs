@@ -171,6 +171,190 @@ fn word_token(src: &str, start: usize, last: Option<TokenKind>) -> (TokenKind, u
     }
 }
 
+/// What GitHub's parser reports first for a text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// `Unexpected symbol`: a token GitHub's lexer rejects or that may not follow the last one.
+    UnexpectedSymbol,
+    /// `Unexpected end of expression`: the text stops after an operator or inside brackets.
+    UnexpectedEnd,
+    /// `Unrecognized named-value`
+    UnknownNamedValue,
+    /// `Unrecognized function`
+    UnknownFunction,
+    /// `Too few parameters supplied` (reported at the call's `(`).
+    TooFewParameters,
+    /// `Too many parameters supplied` (reported at the call's `(`).
+    TooManyParameters,
+    /// `case` with an even number of arguments (reported at the name).
+    EvenCaseParameters,
+}
+
+/// Where the last token may be followed by an operand (literal, name, call, `(`, `!`).
+fn operand_may_follow(last: Option<TokenKind>) -> bool {
+    matches!(
+        last,
+        None | Some(
+            TokenKind::Separator
+                | TokenKind::StartGroup
+                | TokenKind::StartParameters
+                | TokenKind::StartIndex
+                | TokenKind::Operator
+        )
+    )
+}
+
+/// Whether the last token ends an operand (so an operator, `,` or closing bracket may follow).
+fn ends_operand(last: Option<TokenKind>) -> bool {
+    matches!(
+        last,
+        Some(
+            TokenKind::End
+                | TokenKind::Wildcard
+                | TokenKind::PropertyName
+                | TokenKind::NamedValue
+                | TokenKind::Literal
+        )
+    )
+}
+
+/// Walks the tokens with GitHub's legality rules (which token may follow which, bracket
+/// matching, names, argument counts) and returns the first problem and its token.
+pub(crate) fn first_problem(
+    src: &str,
+    allows_context: &dyn Fn(&str) -> bool,
+) -> Option<(Problem, Token)> {
+    use crate::function::Function;
+
+    struct Open {
+        kind: TokenKind,
+        /// For calls: the function, its name token, and the commas seen at this level.
+        function: Option<(Option<Function>, Token)>,
+        commas: usize,
+    }
+
+    let tokens = tokenize(src);
+    let mut open: Vec<Open> = Vec::new();
+    let mut last: Option<TokenKind> = None;
+    let mut last_token: Option<Token> = None;
+    let mut last_function: Option<Token> = None;
+    for t in tokens.iter().copied() {
+        let text = &src[t.start..t.end];
+        let is_value_end = ends_operand(last);
+        let legal = match t.kind {
+            TokenKind::Unexpected => false,
+            TokenKind::StartGroup => operand_may_follow(last),
+            TokenKind::StartParameters => last == Some(TokenKind::Function),
+            TokenKind::StartIndex | TokenKind::Dereference => {
+                is_value_end && last != Some(TokenKind::Literal)
+            }
+            TokenKind::End
+                if text == ")"
+                    && open
+                        .last()
+                        .is_some_and(|o| o.kind == TokenKind::StartParameters) =>
+            {
+                is_value_end || last == Some(TokenKind::StartParameters)
+            }
+            TokenKind::End | TokenKind::Separator => is_value_end,
+            TokenKind::Wildcard => {
+                matches!(last, Some(TokenKind::StartIndex | TokenKind::Dereference))
+            }
+            TokenKind::Operator if text == "!" => operand_may_follow(last),
+            TokenKind::Operator => is_value_end,
+            TokenKind::Literal | TokenKind::Function | TokenKind::NamedValue => {
+                operand_may_follow(last)
+            }
+            TokenKind::PropertyName => last == Some(TokenKind::Dereference),
+        };
+        if !legal {
+            return Some((Problem::UnexpectedSymbol, t));
+        }
+        match t.kind {
+            TokenKind::Function => {
+                last_function = Some(t);
+                if Function::from_name(text).is_none() {
+                    return Some((Problem::UnknownFunction, t));
+                }
+            }
+            TokenKind::NamedValue if !allows_context(text) => {
+                return Some((Problem::UnknownNamedValue, t));
+            }
+            TokenKind::StartGroup | TokenKind::StartIndex => open.push(Open {
+                kind: t.kind,
+                function: None,
+                commas: 0,
+            }),
+            TokenKind::StartParameters => {
+                let name = last_function.expect("a call follows its name");
+                open.push(Open {
+                    kind: t.kind,
+                    function: Some((Function::from_name(&src[name.start..name.end]), t)),
+                    commas: 0,
+                });
+            }
+            TokenKind::Separator => match open.last_mut() {
+                Some(o) if o.kind == TokenKind::StartParameters => o.commas += 1,
+                _ => return Some((Problem::UnexpectedSymbol, t)),
+            },
+            TokenKind::End => {
+                let want = match text {
+                    "]" => TokenKind::StartIndex,
+                    _ if open
+                        .last()
+                        .is_some_and(|o| o.kind == TokenKind::StartParameters) =>
+                    {
+                        TokenKind::StartParameters
+                    }
+                    _ => TokenKind::StartGroup,
+                };
+                match open.pop() {
+                    Some(o) if o.kind == want => {
+                        if let Some((Some(function), paren)) = o.function {
+                            let count = if last == Some(TokenKind::StartParameters) {
+                                0
+                            } else {
+                                o.commas + 1
+                            };
+                            if count < function.min_args() {
+                                return Some((Problem::TooFewParameters, paren));
+                            }
+                            if count > function.max_args() {
+                                return Some((Problem::TooManyParameters, paren));
+                            }
+                            if function == Function::Case && count.is_multiple_of(2) {
+                                return Some((
+                                    Problem::EvenCaseParameters,
+                                    last_function_before(&tokens, paren),
+                                ));
+                            }
+                        }
+                    }
+                    _ => return Some((Problem::UnexpectedSymbol, t)),
+                }
+            }
+            _ => {}
+        }
+        last = Some(t.kind);
+        last_token = Some(t);
+    }
+    let t = last_token?;
+    if !open.is_empty() || matches!(t.kind, TokenKind::Operator | TokenKind::Function) {
+        return Some((Problem::UnexpectedEnd, t));
+    }
+    None
+}
+
+/// The name token just before a call's `(`.
+fn last_function_before(tokens: &[Token], paren: Token) -> Token {
+    tokens
+        .iter()
+        .rev()
+        .find(|t| t.start < paren.start && t.kind == TokenKind::Function)
+        .copied()
+        .unwrap_or(paren)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use pest::iterators::{Pair, Pairs};
 use crate::ast::{CompareOp, Expr, ExprKind, PREC_AND, PREC_EQUALITY, PREC_OR, PREC_RELATIONAL};
 use crate::error::ParseError;
 use crate::function::Function;
-use crate::lexer::{TokenKind, tokenize};
+use crate::lexer::{Problem, TokenKind, first_problem, tokenize};
 use crate::number::parse_number_literal;
 use crate::span::Span;
 
@@ -443,6 +443,7 @@ impl<'s> Builder<'s, '_> {
         let Some(function) = Function::from_name(name_pair.as_str()) else {
             return Err(self.located(name_span, "Unrecognized function"));
         };
+        let arguments_start = arguments.as_span().start();
         let mut args = Vec::new();
         let mut depth = 0;
         for arg in arguments.into_inner() {
@@ -451,11 +452,14 @@ impl<'s> Builder<'s, '_> {
             depth = depth.max(built.depth);
             args.push(built.expr);
         }
+        // GitHub names the call's `(` in argument-count errors.
+        let open = arguments_start;
+        let open_span = Span::new(open, open + 1);
         if args.len() < function.min_args() {
-            return Err(self.located(name_span, "Too few parameters supplied"));
+            return Err(self.located(open_span, "Too few parameters supplied"));
         }
         if args.len() > function.max_args() {
-            return Err(self.located(name_span, "Too many parameters supplied"));
+            return Err(self.located(open_span, "Too many parameters supplied"));
         }
         if function == Function::Case && args.len().is_multiple_of(2) {
             return Err(self.located(
@@ -532,6 +536,23 @@ impl<'s> Builder<'s, '_> {
     /// Turns pest's failure position into GitHub's message: the first token GitHub's lexer
     /// rejects, an unknown name before the failure, the token at the failure, or the end.
     fn syntax_error(&self, pos: usize) -> ParseError {
+        let allows = |name: &str| self.options.allows_context(name);
+        if let Some((problem, t)) = first_problem(self.src, &allows) {
+            let what = match problem {
+                Problem::UnexpectedSymbol => "Unexpected symbol",
+                Problem::UnexpectedEnd => "Unexpected end of expression",
+                Problem::UnknownNamedValue => "Unrecognized named-value",
+                Problem::UnknownFunction => "Unrecognized function",
+                Problem::TooFewParameters => "Too few parameters supplied",
+                Problem::TooManyParameters => "Too many parameters supplied",
+                Problem::EvenCaseParameters => {
+                    "Even number of parameters supplied, requires an odd number of parameters"
+                }
+            };
+            return self.located(Span::new(t.start, t.end), what);
+        }
+        // The walk found nothing (it and the grammar should always agree): name the token at
+        // pest's failure position.
         let tokens = tokenize(self.src);
         for t in tokens.iter().filter(|t| t.start < pos) {
             let span = Span::new(t.start, t.end);
