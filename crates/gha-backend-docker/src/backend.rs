@@ -338,6 +338,10 @@ impl DockerBackend {
         job_plan.keep_alive = true;
         job_plan.network = network.clone();
         job_plan.working_dir = Some(paths.workspace.clone());
+        // HOME is the mounted home directory, as the official runner sets it for containers.
+        if !job_plan.env.iter().any(|e| e.starts_with("HOME=")) {
+            job_plan.env.insert(0, format!("HOME={}", paths.home));
+        }
         job_plan.tracer = spec.tracer_requirements.clone();
         for (inside, host) in &mounts {
             job_plan.binds.push(format!("{}:{inside}", host.display()));

@@ -29,7 +29,7 @@ async fn a_container_job_runs_in_its_image_at_the_runner_paths() {
             &Exec::new([
                 "bash",
                 "-c",
-                "pwd; cat hello.txt; echo $FROM_CONTAINER_ENV $FROM_OPTIONS; hostname; test -d /data && test -d /__w/_temp && test -d /github/home && echo mounts",
+                "pwd; cat hello.txt; echo $FROM_CONTAINER_ENV $FROM_OPTIONS; hostname; test -d /data && test -d /__w/_temp && test -d /github/home && echo mounts; echo $HOME",
             ]),
             &sink,
             CancellationToken::new(),
@@ -50,7 +50,8 @@ async fn a_container_job_runs_in_its_image_at_the_runner_paths() {
             "hello from the repo",
             "yes also",
             "builder",
-            "mounts"
+            "mounts",
+            "/github/home"
         ]
     );
     let info = job.container_info();

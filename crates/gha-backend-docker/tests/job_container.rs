@@ -480,3 +480,41 @@ async fn a_step_that_kills_the_launcher_fails_clearly_and_later_steps_still_run(
     job.stop().await.unwrap();
     common::assert_nothing_left(&engine, backend.instance()).await;
 }
+
+both_paths!(concurrent_steps_keep_their_output_and_exit_codes_apart);
+async fn concurrent_steps_keep_their_output_and_exit_codes_apart(launcher: bool) {
+    let engine = engine_or_skip!();
+    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
+    let (spec, _src) = common::spec("parallel");
+    let job = common::start(&backend, &spec).await;
+    let runs = (0..6).map(|i| {
+        let job = &job;
+        async move {
+            let sink = VecLogSink::default();
+            let script = format!(
+                "for n in 1 2 3; do echo step{i}-$n; echo err{i} >&2; sleep 0.05; done; exit {i}"
+            );
+            let st = job
+                .exec(
+                    &Exec::new(["bash", "-c", script.as_str()]),
+                    &sink,
+                    CancellationToken::new(),
+                )
+                .await
+                .unwrap();
+            (i, st, sink.lines())
+        }
+    });
+    for (i, st, lines) in futures_util::future::join_all(runs).await {
+        assert_eq!(st.code, Some(i));
+        let out: Vec<String> = lines
+            .iter()
+            .filter(|(s, _)| *s == OutputStream::Stdout)
+            .map(|(_, l)| l.clone())
+            .collect();
+        assert_eq!(out, [1, 2, 3].map(|n| format!("step{i}-{n}")));
+        assert_eq!(lines.len(), 6, "{lines:?}");
+    }
+    job.stop().await.unwrap();
+    common::assert_nothing_left(&engine, backend.instance()).await;
+}
