@@ -442,3 +442,87 @@ fn runs_a_repository_at_a_commit_from_the_api() {
         r.all_output()
     );
 }
+
+const CALLER: &str = r#"
+on: push
+jobs:
+  local:
+    strategy:
+      matrix:
+        flavour: [mint, lemon]
+    uses: ./.github/workflows/reusable.yml
+    with:
+      flavour: ${{ matrix.flavour }}
+    secrets:
+      deploy_key: s3cret
+  remote:
+    uses: octo/ci-workflows/.github/workflows/reusable.yml@v1
+    with:
+      count: 7
+    secrets: inherit
+  use:
+    needs: [remote]
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "remote said ${{ needs.remote.outputs.report }}"
+"#;
+
+#[test]
+fn reusable_workflows_local_and_remote() {
+    let gh = FakeGitHub::start();
+    gh.serve("octo", "ci-workflows", &["v1"], "ci-workflows");
+    let cache = tempfile::tempdir().unwrap();
+    let gha = Gha::empty();
+    let callee = std::fs::read_to_string(
+        fixtures().join("actions/ci-workflows/.github/workflows/reusable.yml"),
+    )
+    .unwrap();
+    gha.write(".github/workflows/reusable.yml", &callee);
+    gha.write(".github/workflows/ci.yml", CALLER);
+    gha.commit();
+    let r = run(&gha, &gh, cache.path(), &["-W", ".github/workflows/ci.yml"]);
+    let out = r.stdout();
+    assert_eq!(r.code(), 0, "{}", r.all_output());
+    // Typed inputs with defaults, mapped and inherited secrets, outputs to a dependent job.
+    assert!(out.contains("remote said vanillax7 key=false"), "{out}");
+    let legs = r.jobs("local");
+    assert_eq!(legs.len(), 2, "{}", r.report);
+    let mut reports: Vec<String> = legs
+        .iter()
+        .map(|j| j["outputs"]["report"].as_str().unwrap().to_string())
+        .collect();
+    reports.sort();
+    assert_eq!(reports, ["lemonx2 key=true", "mintx2 key=true"]);
+    // Display names `caller / callee`.
+    assert!(out.contains("local (mint) / Work"), "{out}");
+    assert!(out.contains("remote / Work"), "{out}");
+}
+
+#[test]
+fn reusable_workflow_errors() {
+    let gh = FakeGitHub::start();
+    let cache = tempfile::tempdir().unwrap();
+    let gha = Gha::empty();
+    gha.write(
+        ".github/workflows/push.yml",
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n",
+    );
+    gha.write(
+        ".github/workflows/ci.yml",
+        "on: push\njobs:\n  bad:\n    uses: ./.github/workflows/push.yml\n  missing:\n    uses: octo/nope/.github/workflows/x.yml@v1\n",
+    );
+    gha.commit();
+    let r = run(&gha, &gh, cache.path(), &["-W", ".github/workflows/ci.yml"]);
+    let all = r.all_output();
+    assert_eq!(r.code(), 1, "{all}");
+    assert!(
+        all.contains("workflow_call key is not defined in the referenced workflow."),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "Unable to resolve action `octo/nope/.github/workflows/x.yml@v1`, repository not found"
+        ),
+        "{all}"
+    );
+}

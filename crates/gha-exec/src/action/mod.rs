@@ -12,6 +12,7 @@ mod inputs;
 mod javascript;
 mod node;
 mod process;
+mod reusable;
 mod settings;
 
 use std::collections::HashMap;
@@ -28,6 +29,8 @@ use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 pub use inputs::input_env_name;
+pub use reusable::MAX_WORKFLOW_DEPTH;
+pub(crate) use reusable::run_workflow_call;
 pub use settings::ActionSettings;
 
 use crate::backend::{JobEnv, RunnerInfo};

@@ -23,6 +23,8 @@ pub struct ActionSettings {
     /// Run `actions/checkout` of the repository being run instead of treating the workspace
     /// (already a copy of it) as the checkout.
     pub real_checkout: bool,
+    /// How many reusable-workflow calls deep this run is (0 for a top-level run).
+    pub call_depth: usize,
 }
 
 impl std::fmt::Debug for ActionSettings {
@@ -34,6 +36,7 @@ impl std::fmt::Debug for ActionSettings {
             )
             .field("node", &self.node)
             .field("real_checkout", &self.real_checkout)
+            .field("call_depth", &self.call_depth)
             .finish()
     }
 }

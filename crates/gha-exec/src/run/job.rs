@@ -409,8 +409,12 @@ async fn run_job_inner(
         (Conclusion::Failure, IndexMap::new(), Vec::new())
     };
 
-    if job.call.is_some() {
-        return fail("Reusable workflows (`jobs.<id>.uses`) are not supported yet.");
+    if let Some(call) = &job.call {
+        let ctx = scope.contexts(&IndexMap::new(), None, "");
+        return match crate::action::run_workflow_call(shared, job_ref, call, ctx).await {
+            Ok((conclusion, outputs)) => (conclusion, outputs, Vec::new()),
+            Err(msg) => fail(&msg),
+        };
     }
 
     // Workflow env, then --env, then job env: each level sees the levels before it.

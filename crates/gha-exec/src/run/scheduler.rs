@@ -85,7 +85,7 @@ pub(crate) async fn run(
     // Inputs per workflow.
     let mut inputs_ctx = Vec::new();
     for wf in &workflows {
-        let defs = if options.event_name == "workflow_call" {
+        let defs = if options.event_name == "workflow_call" || options.actions.call_depth > 0 {
             wf.workflow
                 .on
                 .workflow_call()

@@ -1,0 +1,218 @@
+//! Reusable workflows (`jobs.<id>.uses`): the called workflow runs as a nested run on the same
+//! backend, with typed inputs (`with:` checked against `on.workflow_call.inputs`, defaults
+//! applied), `secrets:` (a map or `inherit`), its jobs shown as `caller / callee`, and the
+//! caller job's outputs taken from `on.workflow_call.outputs`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use gha_actions::{ActionResolver, LocalResolver, Resolver, ResolverConfig, WorkflowRef};
+use gha_expr::{Object, Value};
+use gha_model::{CallSecrets, MaybeExpr, WorkflowCall};
+use indexmap::IndexMap;
+
+use super::eval;
+use crate::conclusion::Conclusion;
+use crate::observer::{JobRef, RunEvent, RunObserver};
+use crate::run::job::RunShared;
+use crate::run::{Executor, WorkflowFile};
+
+/// How deep reusable workflows may call each other (the top-level caller counts as one level),
+/// as GitHub documents it.
+pub const MAX_WORKFLOW_DEPTH: usize = 10;
+
+/// Shows the called workflow's jobs as `caller / callee` and drops the nested run's own
+/// start and finish events.
+struct CallerPrefix {
+    inner: Arc<dyn RunObserver>,
+    caller: String,
+}
+
+impl RunObserver for CallerPrefix {
+    fn on_event(&self, event: &RunEvent) {
+        let mut e = event.clone();
+        match &mut e {
+            RunEvent::RunStarted { .. } | RunEvent::RunFinished { .. } => return,
+            RunEvent::JobStarted { job }
+            | RunEvent::JobFinished { job, .. }
+            | RunEvent::StepStarted { job, .. }
+            | RunEvent::StepFinished { job, .. }
+            | RunEvent::Log { job, .. }
+            | RunEvent::GroupStarted { job, .. }
+            | RunEvent::GroupEnded { job, .. }
+            | RunEvent::Debug { job, .. }
+            | RunEvent::Annotation { job, .. }
+            | RunEvent::StepSummary { job, .. } => {
+                job.name = format!("{} / {}", self.caller, job.name);
+            }
+        }
+        self.inner.on_event(&e);
+    }
+}
+
+/// The result of a call: the caller job's conclusion and outputs.
+pub(crate) type CallResult = Result<(Conclusion, IndexMap<String, String>), String>;
+
+/// Runs the workflow `call` names for the caller job `caller`; `ctx` is the caller's context
+/// for `with:` and `secrets:` (github, needs, strategy, matrix, inputs, vars, secrets).
+pub(crate) fn run_workflow_call<'a>(
+    shared: &'a RunShared,
+    caller: &'a JobRef,
+    call: &'a WorkflowCall,
+    ctx: Object,
+) -> Pin<Box<dyn Future<Output = CallResult> + Send + 'a>> {
+    Box::pin(async move {
+        let options = &shared.facts.options;
+        let uses = &call.uses.value;
+        let depth = options.actions.call_depth + 1;
+        if depth >= MAX_WORKFLOW_DEPTH {
+            return Err(format!(
+                "`{uses}`: reusable workflows may be nested at most {MAX_WORKFLOW_DEPTH} levels deep"
+            ));
+        }
+        let reference = WorkflowRef::parse(uses).map_err(|e| format!("`{uses}`: {e}"))?;
+        let resolved = match &reference {
+            WorkflowRef::Local { .. } => {
+                LocalResolver::new(&options.repo_dir)
+                    .resolve_workflow(&reference)
+                    .await
+            }
+            WorkflowRef::Remote(_) => match &options.actions.resolver {
+                Some(r) => r.resolve_workflow(&reference).await,
+                None => {
+                    Resolver::new(ResolverConfig::new(&options.repo_dir))
+                        .resolve_workflow(&reference)
+                        .await
+                }
+            },
+        }
+        .map_err(|e| e.to_string())?;
+        let event = resolved.workflow.on.workflow_call().ok_or_else(|| {
+            format!("{uses}: workflow_call key is not defined in the referenced workflow.")
+        })?;
+
+        // Inputs: only declared ones; values are typed again by the callee's definitions.
+        let hash = NoHashFiles;
+        let mut given = Vec::new();
+        for (name, v) in &call.with {
+            let Some(def_name) = event.inputs.keys().find(|k| k.eq_ignore_ascii_case(name)) else {
+                return Err(format!(
+                    "`{uses}`: Invalid input, {name} is not defined in the referenced workflow."
+                ));
+            };
+            let value = match v {
+                MaybeExpr::Value(j) => j.value.clone(),
+                MaybeExpr::Expr(t) => eval::value(t, &ctx, &hash)
+                    .map_err(|e| format!("Error evaluating `with.{name}`: {e}"))?
+                    .to_json(),
+            };
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            given.push((def_name.clone(), text));
+        }
+        for (name, def) in &event.inputs {
+            if def.required && def.default.is_none() && !given.iter().any(|(k, _)| k == name) {
+                return Err(format!(
+                    "`{uses}`: Input {name} is required, but not provided while calling."
+                ));
+            }
+        }
+
+        // Secrets: inherit, or the mapped ones (GITHUB_TOKEN always).
+        let mut secrets: Vec<(String, String)> = Vec::new();
+        match &call.secrets {
+            Some(CallSecrets::Inherit(_)) => secrets = options.secrets.clone(),
+            Some(CallSecrets::Map(m)) => {
+                for (k, t) in m {
+                    let v = eval::string(t, &ctx, &hash)
+                        .map_err(|e| format!("Error evaluating `secrets.{k}`: {e}"))?;
+                    secrets.push((k.clone(), v));
+                }
+            }
+            None => {}
+        }
+        if !secrets.iter().any(|(k, _)| k == "GITHUB_TOKEN")
+            && let Some(t) = options.secrets.iter().find(|(k, _)| k == "GITHUB_TOKEN")
+        {
+            secrets.push(t.clone());
+        }
+        for (name, def) in &event.secrets {
+            if def.required && !secrets.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                return Err(format!(
+                    "`{uses}`: Secret {name} is required, but not provided while calling."
+                ));
+            }
+        }
+
+        let mut nested = options.clone();
+        nested.inputs = given;
+        nested.secrets = secrets;
+        nested.job_filter = None;
+        nested.matrix_filter = Vec::new();
+        nested.actions.call_depth = depth;
+        let mut executor = Executor::new(
+            shared.backend.clone(),
+            Arc::new(CallerPrefix {
+                inner: shared.emitter.observer.clone(),
+                caller: caller.name.clone(),
+            }),
+            shared.emitter.masker.clone(),
+        );
+        for t in &shared.tracers {
+            executor = executor.with_tracer(t.clone());
+        }
+        let file = WorkflowFile {
+            path: match &reference {
+                WorkflowRef::Local { path } => path.clone(),
+                WorkflowRef::Remote(r) => r.to_string(),
+            },
+            workflow: resolved.workflow.clone(),
+        };
+        let report = executor
+            .run(vec![file], nested, shared.cancellation.clone())
+            .await
+            .map_err(|e| format!("`{uses}`: {e}"))?;
+
+        // Outputs from `on.workflow_call.outputs`, over the callee's `jobs` context.
+        let mut jobs = Object::new();
+        for j in &report.jobs {
+            let mut outputs = match jobs.get(&j.id) {
+                Some(Value::Object(o)) => match o.get("outputs") {
+                    Some(Value::Object(p)) => p.clone(),
+                    _ => Object::new(),
+                },
+                _ => Object::new(),
+            };
+            for (k, v) in &j.outputs {
+                outputs.insert(k.clone(), Value::from(v.as_str().unwrap_or_default()));
+            }
+            let mut o = Object::new();
+            o.insert("result", Value::from(j.conclusion.as_str()));
+            o.insert("outputs", Value::Object(outputs));
+            jobs.insert(j.id.clone(), Value::Object(o));
+        }
+        let mut octx = ctx.clone();
+        octx.insert("jobs", Value::Object(jobs));
+        let mut outputs = IndexMap::new();
+        for (name, out) in &event.outputs {
+            if let Some(t) = &out.value {
+                let v = eval::string(t, &octx, &hash)
+                    .map_err(|e| format!("Error evaluating output '{name}' of `{uses}`: {e}"))?;
+                outputs.insert(name.clone(), v);
+            }
+        }
+        Ok((report.conclusion, outputs))
+    })
+}
+
+struct NoHashFiles;
+
+impl gha_expr::HashFiles for NoHashFiles {
+    fn hash_files(&self, _: &[String]) -> Result<String, String> {
+        Err("hashFiles is not available in `with:` of a reusable workflow call".into())
+    }
+}
