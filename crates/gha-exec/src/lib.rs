@@ -51,3 +51,7 @@ pub use masker::Masker;
 pub use observer::{Annotation, AnnotationLevel, JobRef, RunEvent, RunObserver, StepRef};
 pub use tokio_util::sync::CancellationToken;
 pub use tracer::{Mount, StepInfo, StepTracer, TraceArtifact, TracerRequirements};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
