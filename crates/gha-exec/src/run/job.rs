@@ -600,10 +600,11 @@ async fn run_job_inner(
             Some(n) => eval_string(n, &ctx, None, &hash).unwrap_or_else(|_| n.raw.clone()),
             None => step.display_name(),
         };
+        // Step names may interpolate secrets: they leave the process masked like everything else.
         let step_ref = StepRef {
             index: step.index,
             id: step_id.clone(),
-            name: name.clone(),
+            name: emitter.mask(&name),
         };
         let status = JobStatus {
             failed: state.failed,
