@@ -17,6 +17,8 @@ mod opt_in;
 mod plan;
 mod run_ref;
 mod step_map;
+#[cfg(feature = "test-server")]
+pub mod test_server;
 
 pub use analysis::{AnalysisOptions, FailedStep, FailureAnalysis, WorkflowJob};
 pub use api::{ApiJob, ApiRun, ApiStep, GITHUB_API_URL, GitHubApi};
