@@ -474,15 +474,7 @@ impl Drop for StartGuard<'_> {
             return;
         }
         let resources = lock(self.resources).clone();
-        if resources.containers.is_empty() && resources.network.is_none() {
-            return;
-        }
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let engine = self.engine.clone();
-            handle.spawn(async move {
-                let _ = resources.remove(&engine).await;
-            });
-        }
+        resources.remove_blocking(self.engine);
     }
 }
 

@@ -64,6 +64,30 @@ impl Resources {
         }
         first_error.map_or(Ok(()), Err)
     }
+    /// [`Resources::remove`] from synchronous code (a `Drop`), on its own thread and runtime,
+    /// so that it also works while the caller's runtime is shutting down (a panicking test or
+    /// executor). Blocks until done.
+    pub(crate) fn remove_blocking(&self, engine: &Engine) {
+        if self.containers.is_empty() && self.network.is_none() {
+            return;
+        }
+        let resources = self.clone();
+        let endpoint = engine.endpoint().to_string();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(engine) = Engine::connect(Some(&endpoint)).await {
+                    let _ = resources.remove(&engine).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
 }
 
 /// A job running in a Docker container. Made by [`DockerBackend`](crate::DockerBackend).
@@ -296,13 +320,8 @@ impl Drop for DockerJobEnv {
         if self.reuse || self.stopped.load(Ordering::SeqCst) {
             return;
         }
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let engine = self.engine.clone();
-            let resources = self.resources.clone();
-            handle.spawn(async move {
-                let _ = resources.remove(&engine).await;
-            });
-        }
+        self.launcher.take();
+        self.resources.remove_blocking(&self.engine);
     }
 }
 

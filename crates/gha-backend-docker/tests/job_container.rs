@@ -518,3 +518,27 @@ async fn concurrent_steps_keep_their_output_and_exit_codes_apart(launcher: bool)
     job.stop().await.unwrap();
     common::assert_nothing_left(&engine, backend.instance()).await;
 }
+
+#[test]
+fn a_panic_while_a_job_runs_still_removes_its_containers() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(engine) = runtime.block_on(common::engine()) else {
+        return;
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let in_thread = engine.clone();
+    let panicked = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let (backend, _runs) = common::backend(&in_thread);
+            let (spec, _src) = common::spec("panics");
+            let _job = common::start(&backend, &spec).await;
+            tx.send(backend.instance().to_string()).unwrap();
+            panic!("the executor panics while the job runs");
+        })
+    })
+    .join();
+    assert!(panicked.is_err());
+    let instance = rx.recv().unwrap();
+    runtime.block_on(common::assert_nothing_left(&engine, &instance));
+}
