@@ -339,7 +339,12 @@ pub(crate) fn first_problem(
         last_token = Some(t);
     }
     let t = last_token?;
-    if !open.is_empty() || matches!(t.kind, TokenKind::Operator | TokenKind::Function) {
+    if !open.is_empty()
+        || matches!(
+            t.kind,
+            TokenKind::Operator | TokenKind::Function | TokenKind::Dereference
+        )
+    {
         return Some((Problem::UnexpectedEnd, t));
     }
     None
@@ -398,5 +403,18 @@ mod tests {
                 (")", TokenKind::End)
             ]
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The pest grammar and the replica of the runner's legality rules agree on which
+        /// texts are expressions.
+        #[test]
+        fn grammar_and_runner_rules_agree(src in "[ab1.,'()\\[\\]*! =<>&|-]{0,14}|(a|b|1|0x1f|'x'|null|true|format|join|case|contains|\\(|\\)|\\[|\\]|\\.|\\*|,|!|==|<=|&&|\\|\\| ){0,10}") {
+            let pest_ok = crate::parse(&src).is_ok();
+            let walk = first_problem(&src, &|_| true);
+            proptest::prop_assert_eq!(pest_ok, walk.is_none(), "{:?}: parse {:?}, walk {:?}", src, crate::parse(&src).err(), walk);
+        }
     }
 }

@@ -18,8 +18,9 @@ use serde_json::Value as Json;
 /// Empty: no case in the data contradicts the runner. The five cases the data itself marks
 /// `options.skip: ["typescript"]` (four `Unrecognized named-value` positions counted across
 /// newlines in `syntax-errors.json`, and the 1 MB memory limit) are runner behaviour that the
-/// TypeScript evaluator does not reproduce; they run here like every other case (and are counted). The known TypeScript/C# differences that the data does not
-/// exercise (G15 numbers, `toJSON(NaN)`, `'a''b''c'`, `'ß' == 'SS'`, `0X`/`0b` prefixes, lazy
+/// TypeScript evaluator does not reproduce; they run here like every other case (and are
+/// counted). The known TypeScript/C# differences that the data does not exercise (G15
+/// numbers, `toJSON(NaN)`, `'a''b''c'`, `'ß' == 'SS'`, `0X`/`0b` prefixes, lazy
 /// `format`/`case`, trailing commas) are checked, runner side, in `tests/semantics.rs`.
 const RUNNER_OVER_TYPESCRIPT: &[(&str, &str, &str, &str)] = &[];
 
