@@ -526,3 +526,90 @@ fn reusable_workflow_errors() {
         "{all}"
     );
 }
+
+/// Whether a Docker engine with the local base image answers (`GHA_REQUIRE_DOCKER=1` makes its
+/// absence a failure, as in `.ci/run`).
+fn docker_with_base_image() -> bool {
+    let ok = std::process::Command::new("docker")
+        .args(["image", "inspect", "gha-runner/base:bookworm"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("GHA_REQUIRE_DOCKER").as_deref() != Ok("1"),
+            "GHA_REQUIRE_DOCKER=1 but no Docker engine with gha-runner/base:bookworm"
+        );
+        eprintln!("skipping: no Docker engine with gha-runner/base:bookworm");
+    }
+    ok
+}
+
+const DOCKER_WORKFLOW: &str = r#"
+on: push
+jobs:
+  d:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: docker://gha-runner/base:bookworm
+        with: {entrypoint: /bin/echo, args: hi from the image}
+      - id: built
+        uses: ./docker-action
+        with: {who: world}
+      - run: echo "said=${{ steps.built.outputs.said }}"
+"#;
+
+fn docker_repo() -> Gha {
+    let gha = Gha::empty();
+    let dir = fixtures().join("actions/docker-action");
+    for f in ["action.yml", "Dockerfile", "entry.sh"] {
+        gha.write(
+            &format!("docker-action/{f}"),
+            &std::fs::read_to_string(dir.join(f)).unwrap(),
+        );
+    }
+    gha.write(".github/workflows/ci.yml", DOCKER_WORKFLOW);
+    gha.commit();
+    gha
+}
+
+#[test]
+fn docker_actions_run_on_the_engine() {
+    if !docker_with_base_image() {
+        return;
+    }
+    let gh = FakeGitHub::start();
+    let cache = tempfile::tempdir().unwrap();
+    let gha = docker_repo();
+    let r = run(&gha, &gh, cache.path(), &[]);
+    let out = r.stdout();
+    assert_eq!(r.code(), 0, "{}", r.all_output());
+    assert!(out.contains("hi from the image"), "{out}");
+    assert!(out.contains("hello world input=world env=yes-env"), "{out}");
+    assert!(out.contains("said=hi-world"), "{out}");
+}
+
+#[test]
+fn docker_actions_without_an_engine_fail_clearly() {
+    let gh = FakeGitHub::start();
+    let cache = tempfile::tempdir().unwrap();
+    let gha = docker_repo();
+    let api = gh.api();
+    let out = gha
+        .command(&["run", "--github-api-url", &api])
+        .env("GHA_ACTION_CACHE", cache.path())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains(
+            "`docker://gha-runner/base:bookworm` is a Docker action, but no Docker engine answers"
+        ),
+        "{all}"
+    );
+}

@@ -103,7 +103,7 @@ pub enum ActionRef {
 ///
 /// ```
 /// let e = gha_actions::ActionRef::parse("actions/checkout").unwrap_err();
-/// assert_eq!(e.to_string(), "Expected format {owner}/{repo}[/path]@ref. Actual 'actions/checkout'");
+/// assert_eq!(e.to_string(), "Expected format {org}/{repo}[/path]@ref. Actual 'actions/checkout'");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -116,7 +116,10 @@ pub struct ReferenceError {
 
 impl ActionRef {
     /// Parses a step's `uses:` the way GitHub's runner does: `docker://` first, then `./` or
-    /// `.\`, otherwise exactly one `@` separating `owner/repo[/path]` from a non-empty ref.
+    /// `.\`, otherwise exactly one `@` separating `owner/repo[/path]` from a non-empty ref
+    /// (`/` and `\` separate segments, empty segments are dropped). Two checks are stricter
+    /// than the runner's: an empty `docker://` image and `.`/`..` path segments are rejected
+    /// here instead of failing later.
     ///
     /// ```
     /// use gha_actions::{ActionRef, RepoRef};
@@ -150,7 +153,7 @@ impl ActionRef {
             .map(ActionRef::Repo)
             .ok_or_else(|| ReferenceError {
                 value: value.to_string(),
-                message: format!("Expected format {{owner}}/{{repo}}[/path]@ref. Actual '{value}'"),
+                message: format!("Expected format {{org}}/{{repo}}[/path]@ref. Actual '{value}'"),
             })
     }
 }
@@ -162,13 +165,14 @@ pub(crate) fn parse_repo_ref(value: &str) -> Option<RepoRef> {
     let (Some(left), Some(git_ref), None) = (at.next(), at.next(), at.next()) else {
         return None;
     };
-    if git_ref.is_empty() || git_ref.chars().any(char::is_whitespace) {
+    if git_ref.is_empty() {
         return None;
     }
     let segments: Vec<&str> = left.split(['/', '\\']).filter(|s| !s.is_empty()).collect();
-    if segments.len() < 2 || segments.iter().any(|s| s.chars().any(char::is_whitespace)) {
+    if segments.len() < 2 {
         return None;
     }
+    // Stricter than the runner: `.`/`..` segments would point outside the repository.
     if segments.iter().any(|s| *s == "." || *s == "..") {
         return None;
     }
@@ -233,7 +237,6 @@ mod tests {
             "@v4",
             "/checkout@v4",
             "docker://",
-            "actions/check out@v4",
             "o/r/../x@v1",
             "",
         ];
