@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "ecs")]
+mod agent;
 mod check;
 mod eval;
 mod graph;
@@ -39,6 +41,9 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Re-run a failed GitHub run up to its failing step, that step under rr or strace.
     Rerun(Box<rerun::RerunArgs>),
+    /// Serve a job inside an ECS task (started by `gha run --backend ecs`; not for people).
+    #[cfg(feature = "ecs")]
+    Agent(agent::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,5 +55,7 @@ fn main() -> ExitCode {
         Command::List(args) => list::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Rerun(args) => rerun::run(*args),
+        #[cfg(feature = "ecs")]
+        Command::Agent(args) => agent::run(args),
     }
 }

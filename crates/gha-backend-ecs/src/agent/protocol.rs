@@ -188,6 +188,12 @@ pub enum AgentMessage {
     Heartbeat,
     /// The job environment was stopped; the agent exits next.
     Stopped,
+    /// The agent is ending without a `Stop` (it got SIGTERM, or hit an error); it closes the
+    /// connection and kills every step next, so no step result follows.
+    Terminating {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A [`BackendError`] as it crosses the connection.

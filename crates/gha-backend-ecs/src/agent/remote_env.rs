@@ -224,6 +224,10 @@ impl RemoteJobEnv {
                             shared.stopped_ack.cancel();
                             continue;
                         }
+                        AgentMessage::Terminating { reason } => {
+                            shared.lose(format!("the agent ended: {reason}"));
+                            break;
+                        }
                         AgentMessage::Output { id, .. }
                         | AgentMessage::Exited { id, .. }
                         | AgentMessage::FileChunk { id, .. }

@@ -142,7 +142,7 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), AgentError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<AgentMessage>();
     let writer_task = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
-            let stop = matches!(m, AgentMessage::Stopped);
+            let stop = matches!(m, AgentMessage::Stopped | AgentMessage::Terminating { .. });
             if writer.send(&m).await.is_err() {
                 break;
             }
@@ -162,20 +162,39 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), AgentError> {
         writes: HashMap::new(),
     };
     let result = session.serve(&mut reader).await;
-    // Whatever happened, nothing the job started may outlive the agent.
+    match &result {
+        Ok(()) => {
+            stop_everything(&mut session).await;
+            let _ = tx.send(AgentMessage::Stopped);
+            drop(tx);
+            drop(session);
+            let _ = tokio::time::timeout(Duration::from_secs(5), writer_task).await;
+        }
+        Err(e) => {
+            // Say why and close the connection *before* killing the steps, so that the
+            // controller reports this reason rather than steps that look cancelled.
+            if !matches!(e, AgentError::ControllerLost(_)) {
+                let _ = tx.send(AgentMessage::Terminating {
+                    reason: e.to_string(),
+                });
+                let _ = tokio::time::timeout(Duration::from_secs(2), writer_task).await;
+            } else {
+                writer_task.abort();
+            }
+            stop_everything(&mut session).await;
+        }
+    }
+    result
+}
+
+/// Nothing the job started may outlive the agent.
+async fn stop_everything(session: &mut Session) {
     for token in session.running.values() {
         token.cancel();
     }
     if let Some(env) = session.env.take() {
         let _ = env.stop().await;
     }
-    if result.is_ok() {
-        let _ = tx.send(AgentMessage::Stopped);
-    }
-    drop(tx);
-    drop(session);
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer_task).await;
-    result
 }
 
 async fn connect_with_retry(

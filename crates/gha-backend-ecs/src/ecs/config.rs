@@ -109,6 +109,9 @@ pub struct EcsConfig {
     pub agent_dead_after: Duration,
     /// How often heartbeats go both ways (default 5 s).
     pub heartbeat_interval: Duration,
+    /// The task network mode instead of the launch type's usual one (`GHA_ECS_NETWORK_MODE`:
+    /// `bridge`, `host` or `awsvpc`), e.g. `bridge` for Fargate on an emulator.
+    pub network_mode: Option<String>,
 }
 
 impl Default for EcsConfig {
@@ -137,6 +140,7 @@ impl Default for EcsConfig {
             poll_interval: Duration::from_secs(3),
             agent_dead_after: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(5),
+            network_mode: None,
         }
     }
 }
@@ -233,14 +237,25 @@ impl EcsConfig {
         if let Some(v) = var("GHA_ECS_POLL_INTERVAL") {
             c.poll_interval = secs("GHA_ECS_POLL_INTERVAL", v)?;
         }
+        if let Some(v) = var("GHA_ECS_NETWORK_MODE") {
+            if !matches!(v.as_str(), "bridge" | "host" | "awsvpc" | "none") {
+                return Err(format!(
+                    "GHA_ECS_NETWORK_MODE: unknown network mode '{v}' (expected bridge, host, awsvpc or none)"
+                ));
+            }
+            c.network_mode = Some(v);
+        }
         if let Some(v) = var("GHA_ECS_AGENT_DEAD_AFTER") {
             c.agent_dead_after = secs("GHA_ECS_AGENT_DEAD_AFTER", v)?;
         }
         Ok(c)
     }
 
-    /// `awsvpc` on Fargate, `bridge` on EC2.
-    pub fn network_mode(&self) -> &'static str {
+    /// [`EcsConfig::network_mode`] when set, else `awsvpc` on Fargate and `bridge` on EC2.
+    pub fn network_mode(&self) -> &str {
+        if let Some(m) = &self.network_mode {
+            return m;
+        }
         match self.launch_type {
             LaunchType::Fargate => "awsvpc",
             LaunchType::Ec2 => "bridge",
@@ -282,8 +297,8 @@ impl EcsConfig {
 
     /// Checks settings that ECS would reject later with a less clear message.
     pub fn validate(&self) -> Result<(), String> {
-        if self.launch_type == LaunchType::Fargate && self.subnets.is_empty() {
-            return Err("Fargate tasks need at least one subnet (GHA_ECS_SUBNETS)".into());
+        if self.network_mode() == "awsvpc" && self.subnets.is_empty() {
+            return Err("awsvpc tasks (Fargate) need at least one subnet (GHA_ECS_SUBNETS)".into());
         }
         if self.launch_type == LaunchType::Fargate && self.agent_host_dir.is_some() {
             return Err(

@@ -174,6 +174,11 @@ impl TaskDefinitionPlan {
                     )
                     .build(),
             );
+        // A soft limit equal to the task's memory: EC2 needs a container-level figure when the
+        // task has none, and it changes nothing when the task has one.
+        if let Ok(mib) = self.memory.parse::<i32>() {
+            container = container.memory_reservation(mib);
+        }
         if self.privileged {
             container = container.privileged(true);
         }
