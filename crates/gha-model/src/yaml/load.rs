@@ -95,7 +95,6 @@ enum Frame {
     Mapping {
         entries: Vec<Entry>,
         key: Option<Node>,
-        seen: HashMap<String, Span>,
         start: Span,
         anchor: usize,
     },
@@ -289,7 +288,6 @@ impl Loader<'_> {
                 self.stack.push(Frame::Mapping {
                     entries: Vec::new(),
                     key: None,
-                    seen: HashMap::new(),
                     start: span,
                     anchor,
                 });
@@ -526,9 +524,7 @@ impl Loader<'_> {
                 }
             }
             Some(Frame::Sequence { items, .. }) => items.push(node),
-            Some(Frame::Mapping {
-                entries, key, seen, ..
-            }) => match key.take() {
+            Some(Frame::Mapping { entries, key, .. }) => match key.take() {
                 None => {
                     let mut report = None;
                     match &node.kind {
@@ -539,7 +535,11 @@ impl Loader<'_> {
                                     codes::MERGE_KEY,
                                     "GitHub Actions does not support YAML merge key \"<<\"",
                                 ));
-                            } else if let Some(prev) = seen.get(&s.value) {
+                            } else if let Some(prev) = entries
+                                .iter()
+                                .find(|e| e.key.as_str() == Some(s.value.as_str()))
+                                .map(|e| &e.key.span)
+                            {
                                 report = Some(
                                     Diagnostic::error(
                                         node.span,
@@ -551,8 +551,6 @@ impl Loader<'_> {
                                     )
                                     .with_note(Some(*prev), "previously defined here"),
                                 );
-                            } else {
-                                seen.insert(s.value.clone(), node.span);
                             }
                         }
                         _ => {
