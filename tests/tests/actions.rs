@@ -613,3 +613,36 @@ fn docker_actions_without_an_engine_fail_clearly() {
         "{all}"
     );
 }
+
+#[test]
+fn timeout_minutes_stops_a_javascript_action() {
+    let gh = FakeGitHub::start();
+    gh.serve("octo", "hello-js", &["v1"], "hello-js");
+    let cache = tempfile::tempdir().unwrap();
+    let gha = Gha::with_workflow(
+        r#"
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    steps:
+      - id: slow
+        uses: octo/hello-js@v1
+        timeout-minutes: 0.02
+        env: {SLEEP_MAIN: "yes"}
+        with: {level: "1"}
+"#,
+    );
+    let started = std::time::Instant::now();
+    let r = run(&gha, &gh, cache.path(), &[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(40));
+    assert_eq!(r.code(), 1, "{}", r.all_output());
+    assert!(
+        r.all_output()
+            .contains("The action 'Run octo/hello-js@v1' has timed out after 0.02 minutes."),
+        "{}",
+        r.all_output()
+    );
+    assert!(!r.stdout().contains("woke up"));
+    assert_eq!(r.step("t", "slow")["outcome"], "failure");
+}

@@ -112,3 +112,28 @@ pub(crate) fn string_object(map: &IndexMap<String, String>) -> Object {
     }
     o
 }
+
+/// `timeout-minutes`-style numbers (a literal, or an expression giving a number or a numeric
+/// string).
+pub(crate) fn number(
+    v: &Option<MaybeExpr<f64>>,
+    ctx: &Object,
+    hash: &dyn HashFiles,
+) -> Result<Option<f64>, String> {
+    match v {
+        None => Ok(None),
+        Some(MaybeExpr::Value(n)) => Ok(Some(n.value)),
+        Some(MaybeExpr::Expr(t)) => match value(t, ctx, hash)? {
+            Value::Number(n) => Ok(Some(n)),
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| format!("Unexpected value '{s}': a number was expected")),
+            other => Err(format!(
+                "Unexpected value '{}': a number was expected",
+                other.to_display_string()
+            )),
+        },
+    }
+}

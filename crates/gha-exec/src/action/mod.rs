@@ -42,6 +42,7 @@ use crate::run::job::RunShared;
 pub(crate) const MAX_COMPOSITE_DEPTH: usize = 9;
 
 /// What the executor lends an action run.
+#[derive(Clone)]
 pub(crate) struct ActionCall<'a> {
     pub(crate) shared: &'a RunShared,
     pub(crate) job_ref: &'a JobRef,
@@ -140,7 +141,7 @@ impl JobActions {
             let Ok(reference) = ActionRef::parse(&uses.value) else {
                 continue; // reported when the step runs
             };
-            if !matches!(reference, ActionRef::Repo(_)) || skip_checkout(call, &reference) {
+            if !matches!(reference, ActionRef::Repo(_)) || skip_checkout(call, &reference, step) {
                 continue;
             }
             let resolved = self
@@ -264,12 +265,20 @@ impl JobActions {
     }
 }
 
-/// `actions/checkout` of the repository being run is satisfied by the workspace unless
-/// `--real-checkout`.
-pub(crate) fn skip_checkout(call: &ActionCall<'_>, reference: &ActionRef) -> bool {
-    matches!(reference, ActionRef::Repo(r) if r.owner.eq_ignore_ascii_case("actions")
-        && r.repo.eq_ignore_ascii_case("checkout") && r.path.is_none())
-        && !call.shared.facts.options.actions.real_checkout
+/// `actions/checkout` of the repository being run (no `repository:` input, or the same one)
+/// is satisfied by the workspace unless `--real-checkout`.
+pub(crate) fn skip_checkout(call: &ActionCall<'_>, reference: &ActionRef, step: &Step) -> bool {
+    let is_checkout = matches!(reference, ActionRef::Repo(r) if r.owner.eq_ignore_ascii_case("actions")
+        && r.repo.eq_ignore_ascii_case("checkout") && r.path.is_none());
+    let same_repo = step
+        .with
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("repository"))
+        .is_none_or(|(_, v)| {
+            let current = &call.shared.facts.options.git.repository;
+            v.raw.eq_ignore_ascii_case(current) || v.raw == "${{ github.repository }}"
+        });
+    is_checkout && same_repo && !call.shared.facts.options.actions.real_checkout
 }
 
 /// Runs one `uses:` step of the job. `ctx` is the job's expression context for this step.
@@ -287,7 +296,7 @@ pub(crate) async fn run_uses_step(
         .map(|u| u.value.as_str())
         .unwrap_or_default();
     let reference = ActionRef::parse(uses).map_err(|e| e.to_string())?;
-    if skip_checkout(call, &reference) {
+    if skip_checkout(call, &reference, step) {
         call.shared.emitter.notice(
             call.job_ref,
             Some(step_ref),
@@ -296,8 +305,23 @@ pub(crate) async fn run_uses_step(
         return Ok((Conclusion::Success, IndexMap::new()));
     }
     let resolved = actions.resolve(call, &reference).await?;
-    run_resolved(
-        call,
+    // `timeout-minutes`: cancel the step's processes when it runs out.
+    let timeout = eval::number(&step.timeout_minutes, ctx, call.hash)
+        .map_err(|e| format!("Error evaluating timeout-minutes: {e}"))?;
+    let mut step_call = call.clone();
+    step_call.cancel = call.cancel.child_token();
+    let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let timer = timeout.map(|minutes| {
+        let token = step_call.cancel.clone();
+        let flag = timed_out.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs_f64((minutes * 60.0).max(0.0))).await;
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            token.cancel();
+        })
+    });
+    let result = run_resolved(
+        &step_call,
         vars,
         actions,
         &resolved,
@@ -307,7 +331,18 @@ pub(crate) async fn run_uses_step(
         ctx,
         0,
     )
-    .await
+    .await;
+    if let Some(t) = timer {
+        t.abort();
+    }
+    if timed_out.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(format!(
+            "The action '{}' has timed out after {} minutes.",
+            step_ref.name,
+            timeout.map(gha_expr::number_to_string).unwrap_or_default()
+        ));
+    }
+    result
 }
 
 /// A step's outcome and outputs, or the error that failed it.
