@@ -1,0 +1,168 @@
+//! End to end: `gha run --backend ecs` against moto_server, with this test as ECS's scheduler
+//! starting a `gha agent` process for every task the run starts.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use tokio::io::AsyncReadExt;
+
+const WORKFLOW: &str = r#"
+name: ECS
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs:
+      message: ${{ steps.greet.outputs.message }}
+    steps:
+      - id: greet
+        run: |
+          echo "building $(cat README.md) on ${{ runner.os }}"
+          echo "message=built remotely" >> "$GITHUB_OUTPUT"
+          echo "FROM_ENV_FILE=carried" >> "$GITHUB_ENV"
+      - run: echo "env file says $FROM_ENV_FILE"
+  test:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "test got '${{ needs.build.outputs.message }}'"
+      - if: ${{ env.FAIL == 'yes' }}
+        run: exit 3
+"#;
+
+fn repo() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(repo.path().join(".github/workflows")).unwrap();
+    std::fs::write(repo.path().join(".github/workflows/ci.yml"), WORKFLOW).unwrap();
+    std::fs::write(repo.path().join("README.md"), "the-readme").unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "init"]);
+    repo
+}
+
+/// Runs `gha run --backend ecs` while starting an agent for each new task; returns the exit
+/// code, stdout+stderr, and each agent's exit code.
+async fn gha_run(endpoint: &str, extra_args: &[&str]) -> (Option<i32>, String, Vec<Option<i32>>) {
+    let repo = repo();
+    let mut cmd = tokio::process::Command::new(gha_bin());
+    cmd.args([
+        "run",
+        "push",
+        "--backend",
+        "ecs",
+        "-P",
+        "ubuntu-latest=gha-runner/base:bookworm",
+        "-C",
+    ])
+    .arg(repo.path())
+    .envs([
+        ("GHA_ECS_ENDPOINT", endpoint),
+        ("GHA_ECS_REGION", "us-east-1"),
+        ("GHA_ECS_CLUSTER", CLUSTER),
+        ("GHA_ECS_LISTEN", "127.0.0.1:0"),
+        ("GHA_ECS_CPU", "256"),
+        ("GHA_ECS_MEMORY", "512"),
+        ("GHA_ECS_POLL_INTERVAL", "0.2"),
+        ("GHA_ECS_CONNECT_TIMEOUT", "60"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ])
+    .args(extra_args)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_task = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s).await;
+        s
+    });
+    let err_task = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s).await;
+        s
+    });
+
+    let ecs = ecs_client(endpoint);
+    let mut seen = Vec::new();
+    let mut agents = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gha run did not finish"
+        );
+        let listed = ecs.list_tasks().cluster(CLUSTER).send().await.unwrap();
+        for arn in listed.task_arns() {
+            if !seen.contains(arn) {
+                seen.push(arn.clone());
+                let env = task_env(&ecs, arn).await;
+                agents.push(start_agent(AgentHost::Process, &env, None).await);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut codes = Vec::new();
+    for a in agents {
+        codes.push(a.finish(Duration::from_secs(20)).await.0);
+    }
+    let output = format!("{}\n{}", out_task.await.unwrap(), err_task.await.unwrap());
+    assert!(
+        running_tasks(&ecs).await.is_empty(),
+        "tasks left running\n{output}"
+    );
+    (status.code(), output, codes)
+}
+
+#[tokio::test]
+async fn a_workflow_runs_through_backend_ecs() {
+    let Some(endpoint) = moto().await else { return };
+    let _lock = MOTO_LOCK.lock().await;
+    reset(&endpoint, true).await;
+    let (code, output, agents) = gha_run(&endpoint, &[]).await;
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("building the-readme on Linux"), "{output}");
+    assert!(output.contains("env file says carried"), "{output}");
+    assert!(output.contains("test got 'built remotely'"), "{output}");
+    assert_eq!(agents, vec![Some(0), Some(0)], "{output}");
+}
+
+#[tokio::test]
+async fn a_failing_step_fails_the_run_with_its_exit_code() {
+    let Some(endpoint) = moto().await else { return };
+    let _lock = MOTO_LOCK.lock().await;
+    reset(&endpoint, true).await;
+    let (code, output, agents) = gha_run(&endpoint, &["--env", "FAIL=yes"]).await;
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("Process completed with exit code 3."),
+        "{output}"
+    );
+    assert_eq!(agents, vec![Some(0), Some(0)], "{output}");
+}
