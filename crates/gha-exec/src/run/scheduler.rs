@@ -629,7 +629,14 @@ fn start_node(
                 );
                 return (i, r.pop().expect("one report"));
             }
-            (i, run_job(shared, inst).await)
+            let node_cancel = inst.cancel.clone();
+            let report = run_job(shared, inst).await;
+            // fail-fast: cancel the siblings before this leg's permits are released, so that no
+            // pending sibling can start in between.
+            if report.conclusion == Conclusion::Failure && fail_fast && !continue_on_error {
+                node_cancel.cancel();
+            }
+            (i, report)
         });
     }
 }
