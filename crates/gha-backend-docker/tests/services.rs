@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use gha_exec::{CancellationToken, ContainerSpec, Exec, ServiceSpec, VecLogSink};
+use gha_exec::{Backend, CancellationToken, ContainerSpec, Exec, ServiceSpec, VecLogSink};
 
 fn http_service(id: &str, options: &str) -> ServiceSpec {
     let mut c = ContainerSpec::new(common::HTTP_IMAGE);
@@ -123,5 +123,22 @@ async fn bad_service_options_are_rejected_before_anything_is_created() {
     });
     let err = common::start_err(&backend, &spec).await.to_string();
     assert!(err.contains("--frobnicate"), "{err}");
+    common::assert_nothing_left(&engine, backend.instance()).await;
+}
+
+#[tokio::test]
+async fn an_interrupt_while_waiting_for_a_service_leaves_nothing() {
+    let engine = engine_or_skip!();
+    common::ensure_http_image(&engine).await;
+    let (backend, _runs) = common::backend(&engine);
+    let (mut spec, _src) = common::spec("interrupted");
+    // Never healthy within the test's patience: the start is abandoned half-way, as when
+    // Ctrl-C drops the executor's future.
+    spec.services.push(http_service(
+        "slow",
+        "--health-cmd false --health-interval 30s --health-retries 5",
+    ));
+    let started = tokio::time::timeout(Duration::from_secs(2), backend.start_job(&spec)).await;
+    assert!(started.is_err(), "the start should still be waiting");
     common::assert_nothing_left(&engine, backend.instance()).await;
 }
