@@ -298,6 +298,15 @@ impl<'a> Evaluator<'a> {
         function: Function,
         args: &'a [Expr],
     ) -> Result<Val<'a>, EvalError> {
+        // The parser guarantees these; trees built by hand with `Expr::new` might not.
+        let arity_ok = (function.min_args()..=function.max_args()).contains(&args.len())
+            && (function != Function::Case || args.len() % 2 == 1);
+        if !arity_ok {
+            return Err(EvalError::new(
+                expr.span(),
+                format!("{}() called with {} arguments", function.name(), args.len()),
+            ));
+        }
         match function {
             Function::Contains => {
                 let search = self.eval(&args[0])?;

@@ -436,3 +436,16 @@ fn limits() {
         "The maximum allowed memory size was exceeded"
     );
 }
+
+#[test]
+fn hand_built_calls_with_wrong_arity_are_errors_not_panics() {
+    use gha_expr::{Expr, ExprKind, Function, Span};
+    let ctx = Object::new();
+    for function in Function::ALL {
+        for n in 0..5 {
+            let args = vec![Expr::new(ExprKind::Bool(true), Span::default()); n];
+            let call = Expr::new(ExprKind::Call { function, args }, Span::default());
+            let _ = evaluate(&call, &EvalEnv::new(&ctx));
+        }
+    }
+}
