@@ -265,12 +265,20 @@ fn bad_references_fail_with_clear_errors() {
     let cache = tempfile::tempdir().unwrap();
     let case = |uses: &str| {
         let gha = Gha::with_workflow(&format!(
-            "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: {uses}\n      - run: echo after\n"
+            "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: {uses}\n      - run: echo after\n        if: always()\n"
         ));
         run(&gha, &gh, cache.path(), &[])
     };
     let r = case("octo/nope@v1");
     assert_eq!(r.code(), 1);
+    // Set-up failed: no step runs.
+    assert!(
+        !r.stdout()
+            .lines()
+            .any(|l| l.trim_end().ends_with("| after")),
+        "{}",
+        r.all_output()
+    );
     assert!(
         r.all_output()
             .contains("Unable to resolve action `octo/nope@v1`, repository not found"),

@@ -580,8 +580,15 @@ async fn run_job_inner(
                 }
             }
             Err(msg) => {
+                // As on GitHub, a job whose actions cannot be set up runs no step.
                 emitter.error(job_ref, None, &msg);
-                state.failed = true;
+                timer.abort();
+                if let Some(e) = &job_env
+                    && let Err(err) = e.stop().await
+                {
+                    emitter.warning(job_ref, None, &format!("Job tear-down failed: {err}"));
+                }
+                return (Conclusion::Failure, IndexMap::new(), state.step_reports);
             }
         }
     }
