@@ -41,6 +41,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Re-run a failed GitHub run up to its failing step, that step under rr or strace.
     Rerun(Box<rerun::RerunArgs>),
+    /// Remove Docker containers, networks and volumes that crashed runs left behind.
+    Prune(PruneArgs),
     /// Serve a job inside an ECS task (started by `gha run --backend ecs`; not for people).
     #[cfg(feature = "ecs")]
     Agent(agent::AgentArgs),
@@ -55,7 +57,58 @@ fn main() -> ExitCode {
         Command::List(args) => list::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Rerun(args) => rerun::run(*args),
+        Command::Prune(args) => prune(args),
         #[cfg(feature = "ecs")]
         Command::Agent(args) => agent::run(args),
     }
+}
+
+/// `gha prune`: everything labelled by gha-runner on the Docker engine (`DOCKER_HOST` or the
+/// local socket), or only one run's.
+#[derive(Debug, clap::Args)]
+struct PruneArgs {
+    /// Only what the run with this `github.run_id` left.
+    #[arg(long = "run-id", value_name = "ID")]
+    run_id: Option<String>,
+}
+
+fn prune(args: PruneArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        let engine = match gha_backend_docker::Engine::connect(None).await {
+            Ok(engine) => engine,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let filter = gha_backend_docker::PruneFilter {
+            run_id: args.run_id,
+            ..Default::default()
+        };
+        match gha_backend_docker::prune(&engine, &filter).await {
+            Ok(report) => {
+                println!(
+                    "removed {} containers, {} networks, {} volumes",
+                    report.containers.len(),
+                    report.networks.len(),
+                    report.volumes.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
