@@ -391,28 +391,29 @@ impl<'a> Reader<'a> {
 
     /// Report case-insensitive duplicate keys in a mapping (GitHub treats these keys as equal).
     pub fn check_case_insensitive_duplicates(&mut self, entries: &[Entry], section: &str) {
-        let mut seen: Vec<(String, Span)> = Vec::new();
-        for e in entries {
+        for (i, e) in entries.iter().enumerate() {
             let Some(k) = e.key.as_str() else { continue };
-            let lower = k.to_ascii_lowercase();
-            if let Some((_, prev)) = seen.iter().find(|(s, _)| *s == lower) {
-                let prev = *prev;
-                if self.src.get(prev.range()) != self.src.get(e.key.span.range()) {
-                    self.diags.push(
-                        Diagnostic::error(
-                            e.key.span,
-                            codes::DUPLICATE_KEY,
-                            format!(
-                                "key \"{k}\" is duplicated in \"{section}\" section. previously defined at line:{},col:{}. note that this key is case insensitive",
-                                prev.start_pos.line, prev.start_pos.column
-                            ),
-                        )
-                        .with_note(Some(prev), "previously defined here"),
-                    );
-                }
-            } else {
-                seen.push((lower, e.key.span));
+            let prev = entries[..i]
+                .iter()
+                .find(|p| p.key.as_str().is_some_and(|pk| pk.eq_ignore_ascii_case(k)));
+            let Some(prev) = prev else { continue };
+            let prev = prev.key.span;
+            // Exact duplicates were already reported by the YAML layer.
+            if prev == e.key.span || self.src.get(prev.range()) == self.src.get(e.key.span.range()) {
+                continue;
             }
+            // Only the first earlier occurrence counts, so report each later key once.
+            self.diags.push(
+                Diagnostic::error(
+                    e.key.span,
+                    codes::DUPLICATE_KEY,
+                    format!(
+                        "key \"{k}\" is duplicated in \"{section}\" section. previously defined at line:{},col:{}. note that this key is case insensitive",
+                        prev.start_pos.line, prev.start_pos.column
+                    ),
+                )
+                .with_note(Some(prev), "previously defined here"),
+            );
         }
     }
 }

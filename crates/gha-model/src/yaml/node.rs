@@ -98,7 +98,14 @@ impl Scalar {
 
     /// Whether this is a plain (unquoted) scalar whose text is `null`/`~`/empty.
     pub fn is_null(&self) -> bool {
-        matches!(self.resolve(), ScalarValue::Null)
+        match self.tag.as_deref() {
+            Some("null") => true,
+            Some(_) => false,
+            None => {
+                self.style == ScalarStyle::Plain
+                    && matches!(self.value.as_str(), "" | "~" | "null" | "Null" | "NULL")
+            }
+        }
     }
 }
 
@@ -272,6 +279,7 @@ impl Node {
     /// A short name of the node's type for messages: `string`, `mapping`, ...
     pub fn type_name(&self) -> &'static str {
         match &self.kind {
+            NodeKind::Scalar(s) if s.tag.is_none() && s.style != ScalarStyle::Plain => "string",
             NodeKind::Scalar(s) => match s.resolve() {
                 ScalarValue::Null => "null",
                 ScalarValue::Bool(_) => "boolean",
