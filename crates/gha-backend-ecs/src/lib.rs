@@ -16,3 +16,7 @@ pub use ecs::job_env::EcsJobEnv;
 pub use ecs::prune::{PruneReport, prune};
 pub use ecs::task_definition::{PlannedMount, TaskDefinitionPlan};
 pub use ecs::task_status::{describe_failures, describe_stopped_task, task_id};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -33,10 +33,20 @@ jobs:
         run: exit 3
 "#;
 
-fn repo() -> tempfile::TempDir {
+const SLOW_WORKFLOW: &str = r#"
+name: Slow
+on: push
+jobs:
+  slow:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo started; sleep 312
+"#;
+
+fn repo(workflow: &str) -> tempfile::TempDir {
     let repo = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(repo.path().join(".github/workflows")).unwrap();
-    std::fs::write(repo.path().join(".github/workflows/ci.yml"), WORKFLOW).unwrap();
+    std::fs::write(repo.path().join(".github/workflows/ci.yml"), workflow).unwrap();
     std::fs::write(repo.path().join("README.md"), "the-readme").unwrap();
     let git = |args: &[&str]| {
         let ok = std::process::Command::new("git")
@@ -61,8 +71,13 @@ fn repo() -> tempfile::TempDir {
 
 /// Runs `gha run --backend ecs` while starting an agent for each new task; returns the exit
 /// code, stdout+stderr, and each agent's exit code.
-async fn gha_run(endpoint: &str, extra_args: &[&str]) -> (Option<i32>, String, Vec<Option<i32>>) {
-    let repo = repo();
+async fn gha_run(
+    endpoint: &str,
+    workflow: &str,
+    extra_args: &[&str],
+    interrupt_after: Option<Duration>,
+) -> (Option<i32>, String, Vec<Option<i32>>) {
+    let repo = repo(workflow);
     let mut cmd = tokio::process::Command::new(gha_bin());
     cmd.args([
         "run",
@@ -110,9 +125,17 @@ async fn gha_run(endpoint: &str, extra_args: &[&str]) -> (Option<i32>, String, V
     let mut seen = Vec::new();
     let mut agents = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    let mut interrupt_at: Option<tokio::time::Instant> = None;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
+        }
+        if let (Some(at), Some(pid)) = (interrupt_at, child.id())
+            && tokio::time::Instant::now() >= at
+        {
+            // Ctrl-C, as a person would.
+            unsafe { libc::kill(pid as i32, libc::SIGINT) };
+            interrupt_at = None;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -124,6 +147,9 @@ async fn gha_run(endpoint: &str, extra_args: &[&str]) -> (Option<i32>, String, V
                 seen.push(arn.clone());
                 let env = task_env(&ecs, arn).await;
                 agents.push(start_agent(AgentHost::Process, &env, None).await);
+                if let Some(after) = interrupt_after.filter(|_| agents.len() == 1) {
+                    interrupt_at = Some(tokio::time::Instant::now() + after);
+                }
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -145,7 +171,7 @@ async fn a_workflow_runs_through_backend_ecs() {
     let Some(endpoint) = moto().await else { return };
     let _lock = MOTO_LOCK.lock().await;
     reset(&endpoint, true).await;
-    let (code, output, agents) = gha_run(&endpoint, &[]).await;
+    let (code, output, agents) = gha_run(&endpoint, WORKFLOW, &[], None).await;
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("building the-readme on Linux"), "{output}");
     assert!(output.contains("env file says carried"), "{output}");
@@ -158,11 +184,38 @@ async fn a_failing_step_fails_the_run_with_its_exit_code() {
     let Some(endpoint) = moto().await else { return };
     let _lock = MOTO_LOCK.lock().await;
     reset(&endpoint, true).await;
-    let (code, output, agents) = gha_run(&endpoint, &["--env", "FAIL=yes"]).await;
+    let (code, output, agents) = gha_run(&endpoint, WORKFLOW, &["--env", "FAIL=yes"], None).await;
     assert_eq!(code, Some(1), "{output}");
     assert!(
         output.contains("Process completed with exit code 3."),
         "{output}"
     );
     assert_eq!(agents, vec![Some(0), Some(0)], "{output}");
+}
+
+/// Whether any process runs `sleep 312` (the slow workflow's step).
+fn slow_step_running() -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x00312\x00"))
+}
+
+#[tokio::test]
+async fn a_cancelled_run_stops_its_steps_and_tasks() {
+    let Some(endpoint) = moto().await else { return };
+    let _lock = MOTO_LOCK.lock().await;
+    reset(&endpoint, true).await;
+    let started = std::time::Instant::now();
+    let (code, output, agents) =
+        gha_run(&endpoint, SLOW_WORKFLOW, &[], Some(Duration::from_secs(3))).await;
+    assert!(started.elapsed() < Duration::from_secs(60), "{output}");
+    assert_ne!(code, Some(0), "{output}");
+    assert!(output.contains("Job cancelled"), "{output}");
+    assert!(output.contains("started"), "{output}");
+    assert_eq!(agents, vec![Some(0)], "{output}");
+    assert!(
+        !slow_step_running(),
+        "the cancelled step is still running\n{output}"
+    );
 }
