@@ -654,3 +654,41 @@ jobs:
     assert!(!r.stdout().contains("woke up"));
     assert_eq!(r.step("t", "slow")["outcome"], "failure");
 }
+
+#[test]
+fn checkout_is_local_unless_real_checkout_or_another_repository() {
+    let gh = FakeGitHub::start();
+    gh.serve("actions", "checkout", &["v4"], "fake-checkout");
+    let cache = tempfile::tempdir().unwrap();
+    let gha = Gha::with_workflow(
+        r#"
+on: push
+jobs:
+  c:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/checkout@v4
+        with: {repository: other/repo}
+"#,
+    );
+    let r = run(&gha, &gh, cache.path(), &[]);
+    assert_eq!(r.code(), 0, "{}", r.all_output());
+    let out = r.stdout();
+    assert_eq!(out.matches("real checkout ran").count(), 1, "{out}");
+    assert!(out.contains("real checkout ran for other/repo"), "{out}");
+    assert!(
+        r.all_output().contains("satisfied locally"),
+        "{}",
+        r.all_output()
+    );
+
+    let r = run(&gha, &gh, cache.path(), &["--real-checkout"]);
+    assert_eq!(r.code(), 0, "{}", r.all_output());
+    assert_eq!(
+        r.stdout().matches("real checkout ran").count(),
+        2,
+        "{}",
+        r.all_output()
+    );
+}

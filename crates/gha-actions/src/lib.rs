@@ -12,6 +12,8 @@
 //! assert_eq!(r.to_string(), "actions/cache/restore@v4");
 //! ```
 
+#![warn(missing_docs)]
+
 mod cache;
 mod error;
 mod github;
