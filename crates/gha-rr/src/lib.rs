@@ -41,3 +41,7 @@ pub use rr::{RR_SIGTERM_GRACE, RR_TRACE, RrOptions, RrTracer};
 pub use select::{StepSelector, TraceTargets};
 pub use simple_command::simple_command_argv;
 pub use strace::{STRACE_FILE, StraceTracer};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
