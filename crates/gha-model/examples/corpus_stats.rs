@@ -49,7 +49,10 @@ fn main() {
     let peak = vm_hwm_kib();
     let accepted = kept.iter().filter(|(ok, _)| *ok).count();
     drop(kept);
-    let rounds: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let rounds: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10);
     let cpu0 = cpu_seconds();
     for _ in 0..rounds {
         for f in &files {

@@ -399,7 +399,8 @@ impl<'a> Reader<'a> {
             let Some(prev) = prev else { continue };
             let prev = prev.key.span;
             // Exact duplicates were already reported by the YAML layer.
-            if prev == e.key.span || self.src.get(prev.range()) == self.src.get(e.key.span.range()) {
+            if prev == e.key.span || self.src.get(prev.range()) == self.src.get(e.key.span.range())
+            {
                 continue;
             }
             // Only the first earlier occurrence counts, so report each later key once.
