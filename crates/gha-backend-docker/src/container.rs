@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, PortBinding,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
+    MountVolumeOptions, NetworkingConfig, PortBinding,
 };
 use gha_exec::{BackendError, ContainerSpec, TracerRequirements};
 
@@ -119,6 +120,20 @@ impl ContainerPlan {
             }
         });
         let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
+        // Anonymous volumes as mounts, so that they carry our labels too (for `prune`).
+        let volume_mounts: Vec<Mount> = self
+            .anonymous_volumes
+            .iter()
+            .map(|target| Mount {
+                target: Some(target.clone()),
+                typ: Some(MountType::VOLUME),
+                volume_options: Some(MountVolumeOptions {
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect();
         Ok(ContainerCreateBody {
             image: Some(self.image.clone()),
             entrypoint,
@@ -129,11 +144,11 @@ impl ContainerPlan {
             user: o.user.clone(),
             hostname: o.hostname.clone(),
             exposed_ports: non_empty(exposed),
-            volumes: non_empty(self.anonymous_volumes.clone()),
             healthcheck,
             networking_config,
             host_config: Some(HostConfig {
                 binds: non_empty(binds),
+                mounts: (!volume_mounts.is_empty()).then_some(volume_mounts),
                 port_bindings: (!bindings.is_empty()).then_some(bindings),
                 cap_add: non_empty(cap_add),
                 cap_drop: non_empty(o.cap_drop.clone()),

@@ -56,6 +56,13 @@ async fn a_container_job_runs_in_its_image_at_the_runner_paths() {
     );
     let info = job.container_info();
     assert!(!info.container.expect("job.container is set").id.is_empty());
+    // The anonymous volume carries our labels while the job runs.
+    let left = common::leftovers(&engine, backend.instance()).await;
+    assert_eq!(
+        left.iter().filter(|n| n.starts_with("volume ")).count(),
+        1,
+        "{left:?}"
+    );
 
     job.stop().await.unwrap();
     common::assert_nothing_left(&engine, backend.instance()).await;

@@ -100,7 +100,7 @@ pub async fn start_err(backend: &DockerBackend, spec: &JobSpec) -> gha_exec::Bac
     }
 }
 
-/// Names of containers and networks of backend instance `instance` still on the engine.
+/// Names of containers, networks and volumes of backend instance `instance` still on the engine.
 pub async fn leftovers(engine: &Engine, instance: &str) -> Vec<String> {
     let filters = HashMap::from([(
         "label".to_string(),
@@ -132,6 +132,22 @@ pub async fn leftovers(engine: &Engine, instance: &str) -> Vec<String> {
         .await
         .unwrap();
     names.extend(networks.into_iter().filter_map(|n| n.name));
+    let volumes = engine
+        .docker()
+        .list_volumes(Some(
+            bollard::query_parameters::ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    names.extend(
+        volumes
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| format!("volume {}", v.name)),
+    );
     names
 }
 
