@@ -254,3 +254,47 @@ impl StepTracer for RrTracer {
         Ok(vec![artifact])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_options_come_before_the_trace_dir_and_cancellation_waits_for_rr() {
+        let tracer = RrTracer::new(
+            TraceTargets::default(),
+            "/tmp/gha-rr-unit",
+            RrOptions {
+                chaos: true,
+                no_syscall_buffer: true,
+                extra_args: vec!["--num-cores=2".into()],
+                ..Default::default()
+            },
+        );
+        let step = StepInfo {
+            job_id: "j".into(),
+            job_name: "j".into(),
+            index: 0,
+            name: "multi".into(),
+            run: Some("make\nmake test\n".into()),
+            ..Default::default()
+        };
+        let exec = tracer.wrap(&step, Exec::new(["bash", "-e", "/tmp/s.sh"]));
+        assert_eq!(
+            exec.argv[1..],
+            [
+                "record",
+                "--chaos",
+                "-n",
+                "--num-cores=2",
+                "-o",
+                "/tmp/gha-rr-unit/j/1-multi/rr-trace",
+                "bash",
+                "-e",
+                "/tmp/s.sh"
+            ]
+        );
+        // SIGINT first, then SIGTERM, and rr gets RR_SIGTERM_GRACE before any SIGKILL.
+        assert!(exec.kill_policy.after_sigterm >= RR_SIGTERM_GRACE);
+    }
+}
