@@ -17,6 +17,11 @@ pub use ecs::prune::{PruneReport, prune};
 pub use ecs::task_definition::{PlannedMount, TaskDefinitionPlan};
 pub use ecs::task_status::{describe_failures, describe_stopped_task, task_id};
 
+/// The AWS SDK's shared configuration (what [`sdk_config`] returns).
+pub use aws_config::SdkConfig;
+/// The AWS SDK's ECS client (re-exported so that users need no direct AWS dependency).
+pub use aws_sdk_ecs::Client as EcsClient;
+
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;

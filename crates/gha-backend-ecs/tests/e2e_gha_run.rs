@@ -219,3 +219,59 @@ async fn a_cancelled_run_stops_its_steps_and_tasks() {
         "the cancelled step is still running\n{output}"
     );
 }
+
+#[tokio::test]
+async fn gha_prune_backend_ecs_stops_leftover_tasks() {
+    let Some(endpoint) = moto().await else { return };
+    let _lock = MOTO_LOCK.lock().await;
+    let (ecs, logs) = reset(&endpoint, true).await;
+    let backend = gha_backend_ecs::EcsBackend::with_clients(config(), ecs.clone(), logs)
+        .await
+        .unwrap();
+    let plan = gha_backend_ecs::TaskDefinitionPlan::new(&config(), "img", &Default::default());
+    let def = backend.ensure_task_definition(&plan).await.unwrap();
+    let mut arns = Vec::new();
+    for started_by in ["gha/77", "gha/78", "not-gha"] {
+        let out = ecs
+            .run_task()
+            .cluster(CLUSTER)
+            .task_definition(&def)
+            .launch_type(aws_sdk_ecs::types::LaunchType::Ec2)
+            .started_by(started_by)
+            .send()
+            .await
+            .unwrap();
+        arns.push(out.tasks()[0].task_arn().unwrap().to_string());
+    }
+    let prune = |args: &[&str]| {
+        std::process::Command::new(gha_bin())
+            .args(["prune", "--backend", "ecs"])
+            .args(args)
+            .envs([
+                ("GHA_ECS_ENDPOINT", endpoint.as_str()),
+                ("GHA_ECS_REGION", "us-east-1"),
+                ("GHA_ECS_CLUSTER", CLUSTER),
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = prune(&["--run-id", "77"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("stopped {}", arns[0])), "{stdout}");
+    assert!(
+        stdout.ends_with(&format!("stopped 1 ECS tasks in cluster {CLUSTER}\n")),
+        "{stdout}"
+    );
+    let out = prune(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("stopped {}", arns[1])), "{stdout}");
+    assert_eq!(running_tasks(&ecs).await, vec![arns[2].clone()]);
+}

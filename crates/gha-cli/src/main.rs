@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 #[cfg(feature = "ecs")]
 mod agent;
 mod check;
+#[cfg(feature = "ecs")]
+mod ecs_prune;
 mod eval;
 mod graph;
 mod kv;
@@ -41,7 +43,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Re-run a failed GitHub run up to its failing step, that step under rr or strace.
     Rerun(Box<rerun::RerunArgs>),
-    /// Remove Docker containers, networks and volumes that crashed runs left behind.
+    /// Remove Docker containers, networks and volumes that crashed runs left behind (or, with
+    /// `--backend ecs`, stop their ECS tasks).
     Prune(PruneArgs),
     /// Serve a job inside an ECS task (started by `gha run --backend ecs`; not for people).
     #[cfg(feature = "ecs")]
@@ -70,9 +73,22 @@ struct PruneArgs {
     /// Only what the run with this `github.run_id` left.
     #[arg(long = "run-id", value_name = "ID")]
     run_id: Option<String>,
+    /// `docker` (the default), or `ecs`: stop running ECS tasks that `gha` started (cluster and
+    /// endpoint from the GHA_ECS_* variables, as for `gha run --backend ecs`).
+    #[arg(long = "backend", value_name = "BACKEND", default_value = "docker")]
+    backend: String,
 }
 
 fn prune(args: PruneArgs) -> ExitCode {
+    match args.backend.as_str() {
+        "docker" => {}
+        #[cfg(feature = "ecs")]
+        "ecs" => return ecs_prune::run(args.run_id),
+        other => {
+            eprintln!("error: gha prune knows --backend docker and ecs, not '{other}'");
+            return ExitCode::from(2);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

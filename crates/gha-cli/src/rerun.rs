@@ -27,6 +27,10 @@ pub enum RerunBackend {
     Host,
     /// A Docker container (the tracer's tool is bundled into it).
     Docker,
+    /// An AWS ECS task (GHA_ECS_* settings, as `gha run --backend ecs`; a tracer's tool
+    /// directory must exist at the same path on the container instances).
+    #[cfg(feature = "ecs")]
+    Ecs,
 }
 
 /// `gha rerun` flags.
@@ -255,7 +259,7 @@ async fn run_async(args: &RerunArgs) -> ExitCode {
     };
 
     // Backend, tracer, executor.
-    let in_containers = args.backend == RerunBackend::Docker;
+    let in_containers = args.backend != RerunBackend::Host;
     let tracer = match Tracer::build(
         args.tracer,
         plan.targets(),
@@ -287,6 +291,28 @@ async fn run_async(args: &RerunArgs) -> ExitCode {
                         &format!("cannot use Docker: {e}"),
                         Some(&analysis),
                     );
+                }
+            }
+        }
+        #[cfg(feature = "ecs")]
+        RerunBackend::Ecs => {
+            let mut config = match gha_backend_ecs::EcsConfig::from_env() {
+                Ok(c) => c,
+                Err(e) => {
+                    let msg = format!("cannot use ECS: {e}");
+                    return fail(args, 2, "error", &msg, Some(&analysis));
+                }
+            };
+            for p in &args.platforms {
+                if let Err(e) = config.platforms.add_flag(p) {
+                    return fail(args, 2, "error", &e.to_string(), Some(&analysis));
+                }
+            }
+            match gha_backend_ecs::EcsBackend::connect(config).await {
+                Ok(b) => Arc::new(b),
+                Err(e) => {
+                    let msg = format!("cannot use ECS: {e}");
+                    return fail(args, 2, "error", &msg, Some(&analysis));
                 }
             }
         }
