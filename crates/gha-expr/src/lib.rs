@@ -28,6 +28,7 @@ mod condition;
 mod context;
 mod error;
 mod eval;
+mod fast_parser;
 mod format;
 mod function;
 mod json;
@@ -45,7 +46,9 @@ pub use error::{EvalError, ParseError};
 pub use eval::{MAX_EVALUATION_MEMORY, evaluate};
 pub use function::Function;
 pub use number::{number_to_string, string_to_number};
-pub use parser::{MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, ParseOptions, parse, parse_with};
+pub use parser::{
+    MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, ParseOptions, parse, parse_reference, parse_with,
+};
 pub use span::Span;
 pub use template::{Template, TemplatePart};
 pub use value::{Object, Value};

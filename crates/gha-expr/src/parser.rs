@@ -32,8 +32,8 @@ pub const MAX_EXPRESSION_DEPTH: usize = 50;
 #[derive(Clone, Debug)]
 pub struct ParseOptions {
     contexts: Option<Vec<String>>,
-    max_length: usize,
-    max_depth: usize,
+    pub(crate) max_length: usize,
+    pub(crate) max_depth: usize,
 }
 
 impl Default for ParseOptions {
@@ -114,7 +114,7 @@ impl ParseOptions {
 
     /// How deeply `(` and `[` may nest in the raw text before pest is called. Pest recurses
     /// once per level, so this bounds its stack use; real expressions never come close.
-    fn max_nesting(&self) -> usize {
+    pub(crate) fn max_nesting(&self) -> usize {
         self.max_depth.saturating_mul(2).max(16)
     }
 }
@@ -137,6 +137,31 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
 /// assert!(gha_expr::parse_with("inputs.name", &opts).is_ok());
 /// ```
 pub fn parse_with(src: &str, options: &ParseOptions) -> Result<Expr, ParseError> {
+    match crate::fast_parser::parse_fast(src, options) {
+        Some(expr) => Ok(expr),
+        // Every error (and anything the fast parser declines) is decided by the reference
+        // path, so messages and spans are the grammar's by construction.
+        None => parse_reference(src, options),
+    }
+}
+
+/// Parses with the pest grammar (`src/grammar.pest`), the reference implementation: **the
+/// grammar is the specification** of what parses and to which tree. [`parse_with`] uses a
+/// hand-written lexer and precedence-climbing parser that gives the same trees (spans
+/// included) and defers to this function for every error; the test suite checks that the two
+/// agree on the benchmark corpus, every conformance case and generated and mutated text.
+///
+/// ```
+/// use gha_expr::{parse_reference, parse_with, ParseOptions};
+/// let o = ParseOptions::new();
+/// let src = "github.event_name == 'push' && !contains(github.ref, 'tmp')";
+/// assert_eq!(
+///     format!("{:?}", parse_reference(src, &o).unwrap()),
+///     format!("{:?}", parse_with(src, &o).unwrap()),
+/// );
+/// assert_eq!(parse_reference("1 <", &o).unwrap_err(), parse_with("1 <", &o).unwrap_err());
+/// ```
+pub fn parse_reference(src: &str, options: &ParseOptions) -> Result<Expr, ParseError> {
     if src.len() > options.max_length && src.chars().count() > options.max_length {
         return Err(ParseError::new(
             Span::new(0, src.len()),
@@ -184,16 +209,16 @@ fn check_nesting(src: &str, options: &ParseOptions) -> Result<(), ParseError> {
 
 /// A node under construction: the expression, its depth, where its text starts (including
 /// any parentheses around it), and whether it is a keyword literal.
-struct Built {
-    expr: Expr,
-    depth: usize,
-    start: usize,
+pub(crate) struct Built {
+    pub(crate) expr: Expr,
+    pub(crate) depth: usize,
+    pub(crate) start: usize,
     /// A keyword literal, which may not be dereferenced.
-    is_literal: bool,
+    pub(crate) is_literal: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum BinaryOp {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum BinaryOp {
     Or,
     And,
     Compare(CompareOp),
@@ -213,7 +238,7 @@ impl BinaryOp {
         }
     }
 
-    fn precedence(self) -> u8 {
+    pub(crate) fn precedence(self) -> u8 {
         match self {
             BinaryOp::Or => PREC_OR,
             BinaryOp::And => PREC_AND,
@@ -274,54 +299,7 @@ impl<'s> Builder<'s, '_> {
     fn reduce(&self, operands: &mut Vec<Built>, op: BinaryOp) -> Result<(), ParseError> {
         let right = operands.pop().expect("right operand");
         let left = operands.pop().expect("left operand");
-        let span = Span::new(left.start, right.expr.span().end);
-        let built = match op {
-            BinaryOp::And | BinaryOp::Or => {
-                // Like GitHub's parser, nested chains of the same operator are flattened into
-                // one node, parenthesized or not (`(a && b) && c` is `a && b && c`).
-                let mut items = Vec::new();
-                let mut below = 0;
-                for side in [left, right] {
-                    let same = matches!(
-                        (op, side.expr.kind()),
-                        (BinaryOp::And, ExprKind::And(_)) | (BinaryOp::Or, ExprKind::Or(_))
-                    );
-                    if same {
-                        below = below.max(side.depth - 1);
-                        if let ExprKind::And(inner) | ExprKind::Or(inner) = side.expr.into_kind() {
-                            items.extend(inner);
-                        }
-                    } else {
-                        below = below.max(side.depth);
-                        items.push(side.expr);
-                    }
-                }
-                let kind = if op == BinaryOp::And {
-                    ExprKind::And(items)
-                } else {
-                    ExprKind::Or(items)
-                };
-                Built {
-                    expr: Expr::new(kind, span),
-                    depth: below + 1,
-                    start: span.start,
-                    is_literal: false,
-                }
-            }
-            BinaryOp::Compare(op) => Built {
-                depth: left.depth.max(right.depth) + 1,
-                start: left.start,
-                expr: Expr::new(
-                    ExprKind::Compare {
-                        op,
-                        left: Box::new(left.expr),
-                        right: Box::new(right.expr),
-                    },
-                    span,
-                ),
-                is_literal: false,
-            },
-        };
+        let built = combine(op, left, right);
         self.check_depth(&built)?;
         operands.push(built);
         Ok(())
@@ -578,8 +556,61 @@ impl<'s> Builder<'s, '_> {
     }
 }
 
+/// Joins two operands with a binary operator (flattening `&&`/`||` chains like GitHub's
+/// parser); the caller checks the depth.
+pub(crate) fn combine(op: BinaryOp, left: Built, right: Built) -> Built {
+    let span = Span::new(left.start, right.expr.span().end);
+    match op {
+        BinaryOp::And | BinaryOp::Or => {
+            // Like GitHub's parser, nested chains of the same operator are flattened into
+            // one node, parenthesized or not (`(a && b) && c` is `a && b && c`).
+            let mut items = Vec::new();
+            let mut below = 0;
+            for side in [left, right] {
+                let same = matches!(
+                    (op, side.expr.kind()),
+                    (BinaryOp::And, ExprKind::And(_)) | (BinaryOp::Or, ExprKind::Or(_))
+                );
+                if same {
+                    below = below.max(side.depth - 1);
+                    if let ExprKind::And(inner) | ExprKind::Or(inner) = side.expr.into_kind() {
+                        items.extend(inner);
+                    }
+                } else {
+                    below = below.max(side.depth);
+                    items.push(side.expr);
+                }
+            }
+            let kind = if op == BinaryOp::And {
+                ExprKind::And(items)
+            } else {
+                ExprKind::Or(items)
+            };
+            Built {
+                expr: Expr::new(kind, span),
+                depth: below + 1,
+                start: span.start,
+                is_literal: false,
+            }
+        }
+        BinaryOp::Compare(op) => Built {
+            depth: left.depth.max(right.depth) + 1,
+            start: left.start,
+            expr: Expr::new(
+                ExprKind::Compare {
+                    op,
+                    left: Box::new(left.expr),
+                    right: Box::new(right.expr),
+                },
+                span,
+            ),
+            is_literal: false,
+        },
+    }
+}
+
 /// The node a keyword stands for, or None for an ordinary name.
-fn keyword(text: &str) -> Option<ExprKind> {
+pub(crate) fn keyword(text: &str) -> Option<ExprKind> {
     Some(match text {
         "null" => ExprKind::Null,
         "true" => ExprKind::Bool(true),
