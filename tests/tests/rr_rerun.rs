@@ -173,3 +173,51 @@ async fn bad_references_and_missing_runs_exit_2() {
         text(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_in_docker_traces_the_step_with_the_bundled_strace() {
+    let docker = std::process::Command::new("docker")
+        .args(["image", "inspect", "gha-runner/base:bookworm"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !docker {
+        if std::env::var("GHA_REQUIRE_DOCKER").is_ok_and(|v| v == "1" || v == "true") {
+            panic!(
+                "GHA_REQUIRE_DOCKER=1 but no Docker engine with gha-runner/base:bookworm answers"
+            );
+        }
+        eprintln!("skipped: no Docker engine with gha-runner/base:bookworm");
+        return;
+    }
+    let gh = server(
+        "workflow_level.yml",
+        "#!/bin/sh\necho failing in a container\nexit 4\n",
+    )
+    .await;
+    let gha = Gha::empty();
+    let out = tokio::task::block_in_place(|| {
+        rerun(
+            &gha,
+            &gh,
+            &[
+                "--tracer",
+                "strace",
+                "--backend",
+                "docker",
+                "-P",
+                "ubuntu-latest=gha-runner/base:bookworm",
+            ],
+        )
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("reproduced: step 1 'Run ./check.sh' failed again"),
+        "{}",
+        text(&out)
+    );
+    let trace = gha.out.path().join("traces/test/1-run-check-sh/strace.txt");
+    let strace = std::fs::read_to_string(&trace).unwrap();
+    assert!(strace.contains("execve(\"./check.sh\""), "{strace}");
+    assert!(strace.contains("exited with 4"), "{strace}");
+}
