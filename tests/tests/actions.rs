@@ -692,3 +692,36 @@ jobs:
         r.all_output()
     );
 }
+
+#[test]
+fn composite_nesting_stops_at_the_runners_depth_limit() {
+    let gh = FakeGitHub::start();
+    let cache = tempfile::tempdir().unwrap();
+    let gha = Gha::empty();
+    gha.write(
+        "rec/action.yml",
+        "name: rec\ndescription: calls itself\nruns:\n  using: composite\n  steps:\n    - run: echo nesting-level\n      shell: bash\n    - uses: ./rec\n",
+    );
+    gha.write(
+        ".github/workflows/ci.yml",
+        "on: push\njobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: ./rec\n",
+    );
+    gha.commit();
+    let r = run(&gha, &gh, cache.path(), &[]);
+    let all = r.all_output();
+    assert_eq!(r.code(), 1, "{all}");
+    assert!(
+        all.contains("Composite action depth exceeded max depth 9 (at `./rec`)"),
+        "{all}"
+    );
+    // Composites at depths 0..=8 run their first step; the one at depth 9 would put its steps
+    // at depth 10, past the limit, and fails before running any of them.
+    assert_eq!(
+        r.stdout()
+            .lines()
+            .filter(|l| l.trim_end().ends_with("| nesting-level"))
+            .count(),
+        9,
+        "{all}"
+    );
+}

@@ -38,7 +38,7 @@ use crate::conclusion::Conclusion;
 use crate::observer::{JobRef, RunEvent, StepRef};
 use crate::run::job::RunShared;
 
-/// GitHub's limit on nested composite actions.
+/// GitHub's limit on nested composite actions (the runner's `CompositeActionsMaxDepth`).
 pub(crate) const MAX_COMPOSITE_DEPTH: usize = 9;
 
 /// What the executor lends an action run.
@@ -397,8 +397,9 @@ pub(crate) fn run_resolved<'a>(
             }
             Runs::Composite { steps } => {
                 if depth >= MAX_COMPOSITE_DEPTH {
+                    // The runner's check and message (`CompositeActionsMaxDepth`).
                     return Err(format!(
-                        "`{}`: composite actions may be nested at most {MAX_COMPOSITE_DEPTH} levels deep",
+                        "Composite action depth exceeded max depth {MAX_COMPOSITE_DEPTH} (at `{}`)",
                         d.reference
                     ));
                 }
