@@ -17,7 +17,14 @@ pub async fn moto() -> Option<String> {
     let endpoint =
         std::env::var("GHA_MOTO_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:5000".into());
     let required = std::env::var("GHA_REQUIRE_MOTO").is_ok_and(|v| v == "1");
-    match http(&endpoint, "GET", "/moto-api/data.json", "").await {
+    match http(
+        &endpoint,
+        "GET",
+        "/moto-api/state-manager/get-transition?model_name=ecs::task",
+        "",
+    )
+    .await
+    {
         Ok(_) => Some(endpoint),
         Err(e) if required => {
             panic!("GHA_REQUIRE_MOTO=1 but moto_server at {endpoint} does not answer: {e}")
