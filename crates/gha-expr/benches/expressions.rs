@@ -1,6 +1,7 @@
 //! Parse and evaluate GitHub's real-world expressions (actionlint's corpus of 1,858, in
 //! `../shared/corpus/bench/expressions.txt`, one bare expression per line), and parse the same
-//! inputs with zizmor's `github-actions-expressions` crate in the same run.
+//! inputs with zizmor's `github-actions-expressions` crate and with our pest reference parser
+//! (`parse_reference`) in the same run.
 //!
 //! `cargo bench -p gha-expr --bench expressions -- --warm-up-time 1 --measurement-time 3`
 //! Each benchmark handles the whole corpus once per iteration; divide by 1,858 for the time
@@ -10,7 +11,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gha_expr::{Condition, EvalEnv, HashFiles, Object, StatusFunctions, Value, evaluate, parse};
+use gha_expr::{
+    Condition, EvalEnv, HashFiles, Object, ParseOptions, StatusFunctions, Value, evaluate, parse,
+    parse_reference,
+};
 
 fn corpus() -> Vec<String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -66,6 +70,14 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             for line in &lines {
                 let _ = black_box(parse(black_box(line)));
+            }
+        })
+    });
+    let reference_options = ParseOptions::new();
+    group.bench_function("parse/gha-expr (pest reference)", |b| {
+        b.iter(|| {
+            for line in &lines {
+                let _ = black_box(parse_reference(black_box(line), &reference_options));
             }
         })
     });

@@ -62,11 +62,37 @@ struct Lexer<'s> {
 
 /// The grammar's `boundary`: Unicode white space or one of `) , ( [ ] = ! & | > <`.
 fn is_boundary(c: char) -> bool {
-    matches!(
-        c,
-        ')' | ',' | '(' | '[' | ']' | '=' | '!' | '&' | '|' | '>' | '<'
-    ) || c.is_whitespace()
+    if c.is_ascii() {
+        ASCII_CLASS[c as usize] & BOUNDARY != 0
+    } else {
+        c.is_whitespace()
+    }
 }
+
+/// Continues an identifier: `[A-Za-z0-9_-]`.
+const IDENT: u8 = 1;
+/// An ASCII boundary character (white space or `) , ( [ ] = ! & | > <`).
+const BOUNDARY: u8 = 2;
+/// Character classes of the ASCII bytes, so the scanning loops test one table entry.
+const ASCII_CLASS: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' {
+            table[b] |= IDENT;
+        }
+        if matches!(
+            c,
+            b')' | b',' | b'(' | b'[' | b']' | b'=' | b'!' | b'&' | b'|' | b'>' | b'<'
+        ) || matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C)
+        {
+            table[b] |= BOUNDARY;
+        }
+        b += 1;
+    }
+    table
+};
 
 impl<'s> Lexer<'s> {
     fn char_at(&self, pos: usize) -> Option<char> {
@@ -186,12 +212,11 @@ impl<'s> Lexer<'s> {
     fn identifier(&mut self, start: usize) -> Token {
         let bytes = self.src.as_bytes();
         let mut end = start + 1;
-        while let Some(&b) = bytes.get(end) {
-            if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
-                end += 1;
-            } else {
-                break;
-            }
+        while let Some(&b) = bytes.get(end)
+            && b.is_ascii()
+            && ASCII_CLASS[b as usize] & IDENT != 0
+        {
+            end += 1;
         }
         match self.char_at(end) {
             None => self.token(Tok::Ident, start, end),
@@ -325,6 +350,16 @@ impl<'s> Parser<'s, '_> {
 
     /// `!`*, then a primary with its accessors.
     fn operand(&mut self) -> Option<Built> {
+        if self.tok.kind == Tok::Not {
+            self.negated()
+        } else {
+            self.primary()
+        }
+    }
+
+    /// An operand with `!` prefixes (kept out of [`Parser::operand`]: they are rare).
+    #[inline(never)]
+    fn negated(&mut self) -> Option<Built> {
         let mut nots = [0usize; MAX_FAST_NOTS];
         let mut count = 0;
         while self.tok.kind == Tok::Not {

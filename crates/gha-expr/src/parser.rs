@@ -563,23 +563,34 @@ pub(crate) fn combine(op: BinaryOp, left: Built, right: Built) -> Built {
     match op {
         BinaryOp::And | BinaryOp::Or => {
             // Like GitHub's parser, nested chains of the same operator are flattened into
-            // one node, parenthesized or not (`(a && b) && c` is `a && b && c`).
-            let mut items = Vec::new();
-            let mut below = 0;
-            for side in [left, right] {
-                let same = matches!(
+            // one node, parenthesized or not (`(a && b) && c` is `a && b && c`). A chain on
+            // the left (the usual case) keeps its list and grows it.
+            let same = |side: &Built| {
+                matches!(
                     (op, side.expr.kind()),
                     (BinaryOp::And, ExprKind::And(_)) | (BinaryOp::Or, ExprKind::Or(_))
-                );
-                if same {
-                    below = below.max(side.depth - 1);
-                    if let ExprKind::And(inner) | ExprKind::Or(inner) = side.expr.into_kind() {
-                        items.extend(inner);
-                    }
-                } else {
-                    below = below.max(side.depth);
-                    items.push(side.expr);
+                )
+            };
+            let (mut items, mut below) = if same(&left) {
+                let below = left.depth - 1;
+                match left.expr.into_kind() {
+                    ExprKind::And(inner) | ExprKind::Or(inner) => (inner, below),
+                    _ => unreachable!("checked above"),
                 }
+            } else {
+                let mut items = Vec::with_capacity(4);
+                let below = left.depth;
+                items.push(left.expr);
+                (items, below)
+            };
+            if same(&right) {
+                below = below.max(right.depth - 1);
+                if let ExprKind::And(inner) | ExprKind::Or(inner) = right.expr.into_kind() {
+                    items.extend(inner);
+                }
+            } else {
+                below = below.max(right.depth);
+                items.push(right.expr);
             }
             let kind = if op == BinaryOp::And {
                 ExprKind::And(items)
