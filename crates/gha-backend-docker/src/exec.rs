@@ -9,7 +9,7 @@ use gha_exec::{BackendError, Exec, ExitStatus, KillPolicy, LogSink, OutputStream
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
-use crate::lines::LineSplitter;
+use gha_exec::LineSplitter;
 
 /// How often a running exec is looked at (process ended while its output stays open, engine
 /// still answering).

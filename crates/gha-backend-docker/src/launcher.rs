@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
-use crate::lines::LineSplitter;
+use gha_exec::LineSplitter;
 
 /// The launcher loop. `$1` is the launch directory inside the container.
 const LAUNCHER_SCRIPT: &str = r#"D=$1

@@ -45,7 +45,6 @@ mod image;
 mod job_env;
 pub mod labels;
 mod launcher;
-mod lines;
 mod options;
 mod platforms;
 mod prune;

@@ -31,6 +31,7 @@ pub mod conclusion;
 pub mod exec;
 pub mod hash_files;
 pub mod host;
+pub mod line_splitter;
 pub mod log_sink;
 pub mod masker;
 pub mod observer;
@@ -46,6 +47,7 @@ pub use backend::{
 pub use conclusion::Conclusion;
 pub use exec::{Exec, ExitStatus, KillPolicy};
 pub use host::{HostBackend, HostBackendOptions, HostJobEnv};
+pub use line_splitter::LineSplitter;
 pub use log_sink::{LogSink, MAX_LINE_BYTES, NullLogSink, OutputStream, VecLogSink};
 pub use masker::Masker;
 pub use observer::{Annotation, AnnotationLevel, JobRef, RunEvent, RunObserver, StepRef};

@@ -1,11 +1,23 @@
-//! Splitting a byte stream into lines with bounded memory.
+//! Splitting a byte stream into lines with bounded memory: what every backend does with a
+//! step's stdout and stderr before handing lines to a [`LogSink`](crate::LogSink).
 
 use crate::log_sink::MAX_LINE_BYTES;
 
 /// Accumulates bytes and yields complete lines (without `\n` / `\r\n`); a line longer than
 /// `max` bytes is yielded in `max`-byte pieces so memory stays bounded.
+///
+/// ```
+/// use gha_exec::LineSplitter;
+///
+/// let mut lines = Vec::new();
+/// let mut splitter = LineSplitter::default();
+/// splitter.push(b"one\r\ntw", &mut |l| lines.push(l.to_string()));
+/// splitter.push(b"o\nthree", &mut |l| lines.push(l.to_string()));
+/// splitter.finish(&mut |l| lines.push(l.to_string()));
+/// assert_eq!(lines, ["one", "two", "three"]);
+/// ```
 #[derive(Debug)]
-pub(crate) struct LineSplitter {
+pub struct LineSplitter {
     buf: Vec<u8>,
     max: usize,
 }
@@ -17,7 +29,8 @@ impl Default for LineSplitter {
 }
 
 impl LineSplitter {
-    pub(crate) fn with_max(max: usize) -> LineSplitter {
+    /// A splitter that cuts lines longer than `max` bytes (at least 1) into pieces.
+    pub fn with_max(max: usize) -> LineSplitter {
         LineSplitter {
             buf: Vec::new(),
             max: max.max(1),
@@ -25,7 +38,7 @@ impl LineSplitter {
     }
 
     /// Feeds `data`, calling `emit` for every complete line.
-    pub(crate) fn push(&mut self, mut data: &[u8], emit: &mut dyn FnMut(&str)) {
+    pub fn push(&mut self, mut data: &[u8], emit: &mut dyn FnMut(&str)) {
         while !data.is_empty() {
             match data.iter().position(|&b| b == b'\n') {
                 Some(nl) => {
@@ -43,7 +56,7 @@ impl LineSplitter {
     }
 
     /// Flushes a last line that had no terminator.
-    pub(crate) fn finish(&mut self, emit: &mut dyn FnMut(&str)) {
+    pub fn finish(&mut self, emit: &mut dyn FnMut(&str)) {
         if !self.buf.is_empty() {
             self.emit_buf(emit);
         }

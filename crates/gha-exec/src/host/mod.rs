@@ -13,7 +13,6 @@
 //! SIGKILL on that group, and [`JobEnv::stop`] kills every group the job started and removes the
 //! run directory.
 
-mod lines;
 mod process;
 mod workspace;
 

@@ -9,9 +9,9 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use super::lines::LineSplitter;
 use crate::backend::BackendError;
 use crate::exec::{Exec, ExitStatus, KillPolicy};
+use crate::line_splitter::LineSplitter;
 use crate::log_sink::{LogSink, OutputStream};
 
 /// Process groups started by one job, so that `stop()` can kill what steps left running.
