@@ -1,7 +1,9 @@
 //! `gha-expr`: the GitHub Actions `${{ }}` expression language, on its own.
 //!
-//! - [`parse`] / [`parse_with`] turn an expression into an [`Expr`] (a pest grammar, an AST
-//!   whose every node has a byte [`Span`]); syntax errors carry GitHub's messages.
+//! - [`parse`] / [`parse_with`] turn an expression into an [`Expr`] (an AST whose every node
+//!   has a byte [`Span`]) with a hand-written parser; [`parse_reference`] does the same with
+//!   the pest grammar, the specification, and gives identical results; syntax errors carry
+//!   GitHub's messages.
 //! - [`evaluate`] runs it against contexts you supply through the [`Context`] trait, with the
 //!   runner's exact coercions, comparisons, number formatting and functions.
 //! - [`Template`] handles strings with embedded `${{ }}`; [`Condition`] handles `if:` with its
