@@ -636,6 +636,32 @@ mod tests {
         assert!(valid > 1800, "{valid}");
     }
 
+    /// Deep text of every nesting kind is an error, never a stack overflow, on a small stack.
+    #[test]
+    fn deep_text_is_an_error_not_a_stack_overflow() {
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let n = 100_000;
+                let opts = ParseOptions::new().with_max_length(usize::MAX);
+                [
+                    format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+                    format!("{}a{}", "a[".repeat(n), "]".repeat(n)),
+                    format!("{}1{}", "format('', ".repeat(n), ")".repeat(n)),
+                    format!("{}a", "!".repeat(n)),
+                    format!("a{}", ".b".repeat(n)),
+                    format!("a{}", " == b".repeat(n)),
+                ]
+                .iter()
+                .map(|src| crate::parse_with(src, &opts).unwrap_err().message)
+                .collect::<Vec<_>>()
+            })
+            .unwrap();
+        for message in handle.join().unwrap() {
+            assert_eq!(message, "Exceeded max expression depth 50");
+        }
+    }
+
     #[test]
     fn number_forms() {
         for ok in [
