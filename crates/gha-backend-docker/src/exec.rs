@@ -5,7 +5,7 @@ use std::time::Duration;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use futures_util::StreamExt;
-use gha_exec::{BackendError, Exec, ExitStatus, KillPolicy, LogSink, OutputStream};
+use gha_exec::{BackendError, Exec, ExitStatus, KillEscalation, LogSink, OutputStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
@@ -70,7 +70,7 @@ pub(crate) async fn run(
     let mut exit_code: Option<i64> = None;
     let mut drain_deadline: Option<tokio::time::Instant> = None;
     let mut cancelled = false;
-    let mut escalation = Escalation::new(exec.kill_policy);
+    let mut escalation = KillEscalation::new(exec.kill_policy);
     let mut poll = tokio::time::interval(POLL_INTERVAL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     poll.tick().await;
@@ -115,7 +115,7 @@ pub(crate) async fn run(
                 escalation.start();
             }
             _ = escalation.wait(), if escalation.pending() && exit_code.is_none() => {
-                let sig = escalation.next_signal();
+                let sig = escalation.next_signal().number();
                 signal(engine, &created.id, program, sig).await?;
             }
         }
@@ -152,7 +152,7 @@ pub(crate) async fn run(
     })
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
@@ -230,46 +230,6 @@ async fn signal(
         }
     }
     Ok(())
-}
-
-/// The official runner's SIGINT → (7.5 s) SIGTERM → (2.5 s) SIGKILL timer.
-struct Escalation {
-    policy: KillPolicy,
-    sent_sigterm: bool,
-    deadline: Option<tokio::time::Instant>,
-}
-
-impl Escalation {
-    fn new(policy: KillPolicy) -> Escalation {
-        Escalation {
-            policy,
-            sent_sigterm: false,
-            deadline: None,
-        }
-    }
-
-    fn start(&mut self) {
-        self.deadline = Some(tokio::time::Instant::now() + self.policy.after_sigint);
-    }
-
-    fn pending(&self) -> bool {
-        self.deadline.is_some()
-    }
-
-    async fn wait(&self) {
-        sleep_until(self.deadline).await
-    }
-
-    fn next_signal(&mut self) -> i32 {
-        if self.sent_sigterm {
-            self.deadline = None;
-            libc::SIGKILL
-        } else {
-            self.sent_sigterm = true;
-            self.deadline = Some(tokio::time::Instant::now() + self.policy.after_sigterm);
-            libc::SIGTERM
-        }
-    }
 }
 
 #[cfg(test)]

@@ -23,12 +23,13 @@ use std::time::Duration;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use futures_util::StreamExt;
-use gha_exec::{BackendError, Exec, ExitStatus, KillPolicy, LogSink, OutputStream};
+use gha_exec::{BackendError, Exec, ExitStatus, KillEscalation, KillSignal, LogSink, OutputStream};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
+use crate::exec::sleep_until;
 use gha_exec::LineSplitter;
 
 /// The launcher loop. `$1` is the launch directory inside the container.
@@ -233,7 +234,7 @@ impl Launcher {
         let mut cancelled = false;
         let mut sent_kill = false;
         let mut sigint_sent = false;
-        let mut escalation = Escalation::new(exec.kill_policy);
+        let mut escalation = KillEscalation::new(exec.kill_policy);
         loop {
             let reading = pid.is_some();
             if reading && !out_open && !err_open && exit.is_some() {
@@ -284,8 +285,9 @@ impl Launcher {
                     escalation.start();
                 }
                 _ = escalation.wait(), if escalation.pending() && exit.is_none() => {
-                    let sig = escalation.next_signal();
-                    sent_kill |= sig == "KILL";
+                    let signal = escalation.next_signal();
+                    sent_kill |= signal == KillSignal::Kill;
+                    let sig = signal.name();
                     if let Some(p) = pid {
                         let _ = self.send(&format!("kill {p} {sig}\n")).await;
                     }
@@ -447,53 +449,6 @@ fn step_script(id: u64, exec: &Exec, working_dir: &str, out: &str, err: &str) ->
         env = env.join(" "),
         argv = argv.join(" "),
     )
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// SIGINT → (after_sigint) SIGTERM → (after_sigterm) SIGKILL.
-struct Escalation {
-    policy: KillPolicy,
-    sent_sigterm: bool,
-    deadline: Option<tokio::time::Instant>,
-}
-
-impl Escalation {
-    fn new(policy: KillPolicy) -> Escalation {
-        Escalation {
-            policy,
-            sent_sigterm: false,
-            deadline: None,
-        }
-    }
-
-    fn start(&mut self) {
-        self.deadline = Some(tokio::time::Instant::now() + self.policy.after_sigint);
-    }
-
-    fn pending(&self) -> bool {
-        self.deadline.is_some()
-    }
-
-    async fn wait(&self) {
-        sleep_until(self.deadline).await
-    }
-
-    fn next_signal(&mut self) -> &'static str {
-        if self.sent_sigterm {
-            self.deadline = None;
-            "KILL"
-        } else {
-            self.sent_sigterm = true;
-            self.deadline = Some(tokio::time::Instant::now() + self.policy.after_sigterm);
-            "TERM"
-        }
-    }
 }
 
 #[cfg(test)]

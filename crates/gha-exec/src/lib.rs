@@ -31,6 +31,7 @@ pub mod conclusion;
 pub mod exec;
 pub mod hash_files;
 pub mod host;
+pub mod kill_escalation;
 pub mod line_splitter;
 pub mod log_sink;
 pub mod masker;
@@ -47,6 +48,7 @@ pub use backend::{
 pub use conclusion::Conclusion;
 pub use exec::{Exec, ExitStatus, KillPolicy};
 pub use host::{HostBackend, HostBackendOptions, HostJobEnv};
+pub use kill_escalation::{KillEscalation, KillSignal};
 pub use line_splitter::LineSplitter;
 pub use log_sink::{LogSink, MAX_LINE_BYTES, NullLogSink, OutputStream, VecLogSink};
 pub use masker::Masker;

@@ -10,7 +10,8 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::BackendError;
-use crate::exec::{Exec, ExitStatus, KillPolicy};
+use crate::exec::{Exec, ExitStatus};
+use crate::kill_escalation::KillEscalation;
 use crate::line_splitter::LineSplitter;
 use crate::log_sink::{LogSink, OutputStream};
 
@@ -98,7 +99,7 @@ pub(crate) async fn run(
     let (mut out_open, mut err_open) = (true, true);
     let mut status: Option<std::process::ExitStatus> = None;
     let mut cancelled = false;
-    let mut escalation = Escalation::new(exec.kill_policy);
+    let mut escalation = KillEscalation::new(exec.kill_policy);
 
     loop {
         if !out_open && !err_open && status.is_some() {
@@ -133,8 +134,7 @@ pub(crate) async fn run(
                 escalation.start();
             }
             _ = escalation.wait(), if escalation.pending() => {
-                let sig = escalation.next_signal();
-                signal_group(pgid, sig);
+                signal_group(pgid, escalation.next_signal().number());
             }
             // Background processes of a finished step may keep the pipes open: stop reading
             // shortly after the main process ended (the official runner does not wait for
@@ -153,47 +153,4 @@ pub(crate) async fn run(
         signal: status.signal(),
         cancelled,
     })
-}
-
-/// The timer that turns SIGINT into SIGTERM and SIGTERM into SIGKILL.
-struct Escalation {
-    policy: KillPolicy,
-    stage: u8,
-    deadline: Option<tokio::time::Instant>,
-}
-
-impl Escalation {
-    fn new(policy: KillPolicy) -> Escalation {
-        Escalation {
-            policy,
-            stage: 0,
-            deadline: None,
-        }
-    }
-
-    fn start(&mut self) {
-        self.stage = 1;
-        self.deadline = Some(tokio::time::Instant::now() + self.policy.after_sigint);
-    }
-
-    fn pending(&self) -> bool {
-        self.deadline.is_some()
-    }
-
-    async fn wait(&self) {
-        if let Some(d) = self.deadline {
-            tokio::time::sleep_until(d).await;
-        }
-    }
-
-    fn next_signal(&mut self) -> i32 {
-        if self.stage == 1 {
-            self.stage = 2;
-            self.deadline = Some(tokio::time::Instant::now() + self.policy.after_sigterm);
-            libc::SIGTERM
-        } else {
-            self.deadline = None;
-            libc::SIGKILL
-        }
-    }
 }
