@@ -459,7 +459,7 @@ pub async fn workspace_archive(source_dir: PathBuf) -> Result<Vec<u8>, BackendEr
         builder.follow_symlinks(false);
         let err =
             |e: std::io::Error| BackendError::io(format!("archiving {}", source_dir.display()), e);
-        match git_files(&source_dir) {
+        match gha_exec::host::git_working_tree_files(&source_dir) {
             Some(files) => {
                 for rel in files {
                     let full = source_dir.join(&rel);
@@ -478,35 +478,4 @@ pub async fn workspace_archive(source_dir: PathBuf) -> Result<Vec<u8>, BackendEr
     })
     .await
     .map_err(|e| BackendError::Other(format!("archiving the workspace panicked: {e}")))?
-}
-
-fn git_files(src: &Path) -> Option<Vec<PathBuf>> {
-    if !src.join(".git").exists() {
-        return None;
-    }
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(src)
-        .args([
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    use std::os::unix::ffi::OsStrExt;
-    let mut files: Vec<PathBuf> = out
-        .stdout
-        .split(|&b| b == 0)
-        .filter(|s| !s.is_empty())
-        .map(|s| PathBuf::from(std::ffi::OsStr::from_bytes(s)))
-        .collect();
-    files.dedup();
-    Some(files)
 }

@@ -16,6 +16,8 @@
 mod process;
 mod workspace;
 
+pub use workspace::git_working_tree_files;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

@@ -15,7 +15,7 @@ use crate::backend::BackendError;
 pub(crate) fn copy_working_tree(src: &Path, dst: &Path) -> Result<(), BackendError> {
     std::fs::create_dir_all(dst)
         .map_err(|e| BackendError::io(format!("creating {}", dst.display()), e))?;
-    let files = match git_files(src) {
+    let files = match git_working_tree_files(src) {
         Some(files) => {
             copy_git_dir(src, dst)?;
             files
@@ -25,8 +25,16 @@ pub(crate) fn copy_working_tree(src: &Path, dst: &Path) -> Result<(), BackendErr
     copy_files(src, dst, &files)
 }
 
-/// Files listed by git, relative to `src`; `None` when `src` is not the top of a git work tree.
-fn git_files(src: &Path) -> Option<Vec<PathBuf>> {
+/// The files of a job's workspace as git sees them, relative to `src`: what
+/// `git ls-files --cached --others --exclude-standard` lists (tracked files plus untracked,
+/// non-ignored ones; no build output, no `.git`). `None` when `src` is not the top of a git
+/// work tree (or git is missing), so callers fall back to the whole directory.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// assert!(gha_exec::host::git_working_tree_files(dir.path()).is_none());
+/// ```
+pub fn git_working_tree_files(src: &Path) -> Option<Vec<PathBuf>> {
     if !src.join(".git").exists() {
         return None;
     }
