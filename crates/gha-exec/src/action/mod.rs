@@ -7,7 +7,7 @@
 
 mod composite;
 mod docker;
-mod eval;
+pub(crate) mod eval;
 mod inputs;
 mod javascript;
 mod node;

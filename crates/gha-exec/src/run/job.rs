@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gha_expr::{EvalEnv, Object, StatusFunctions, Value};
-use gha_model::{Env, Job, MaybeExpr, Step, StepKind, TemplateString};
+use gha_model::{Job, Step, StepKind, TemplateString};
 use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +15,7 @@ use super::emitter::Emitter;
 use super::report::{JobReport, StepReport};
 use super::step_output::StepOutput;
 use super::{RunCancellation, WorkflowFile};
+use crate::action::eval;
 use crate::backend::{
     Backend, ContainerInfo, ContainerSpec, JobEnv, JobPaths, JobSpec, RegistryCredentials,
     RunnerInfo, ServiceSpec,
@@ -200,91 +201,6 @@ fn eval_string(
         .map_err(|e| e.message.clone())
 }
 
-fn eval_value(t: &TemplateString, ctx: &Object, hash: &WorkspaceHash) -> Result<Value, String> {
-    let env = EvalEnv::new(ctx).with_hash_files(hash);
-    t.template().evaluate(&env).map_err(|e| e.message.clone())
-}
-
-fn eval_bool(
-    v: &Option<MaybeExpr<bool>>,
-    ctx: &Object,
-    hash: &WorkspaceHash,
-) -> Result<bool, String> {
-    match v {
-        None => Ok(false),
-        Some(MaybeExpr::Value(b)) => Ok(b.value),
-        Some(MaybeExpr::Expr(t)) => Ok(eval_value(t, ctx, hash)?.is_truthy()),
-    }
-}
-
-fn eval_number(
-    v: &Option<MaybeExpr<f64>>,
-    ctx: &Object,
-    hash: &WorkspaceHash,
-) -> Result<Option<f64>, String> {
-    match v {
-        None => Ok(None),
-        Some(MaybeExpr::Value(n)) => Ok(Some(n.value)),
-        Some(MaybeExpr::Expr(t)) => match eval_value(t, ctx, hash)? {
-            Value::Number(n) => Ok(Some(n)),
-            Value::String(s) => s
-                .trim()
-                .parse::<f64>()
-                .map(Some)
-                .map_err(|_| format!("Unexpected value '{s}': a number was expected")),
-            other => Err(format!(
-                "Unexpected value '{}': a number was expected",
-                other.to_display_string()
-            )),
-        },
-    }
-}
-
-/// Evaluates an `env:` block into `into` (each value sees the variables before it? No: GitHub
-/// evaluates the whole block against the outer `env` context).
-fn eval_env(
-    env: &Option<Env>,
-    ctx: &Object,
-    hash: &WorkspaceHash,
-    into: &mut IndexMap<String, String>,
-) -> Result<(), String> {
-    match env {
-        None => Ok(()),
-        Some(MaybeExpr::Value(map)) => {
-            let mut evaluated = Vec::new();
-            for (k, v) in &map.value {
-                evaluated.push((k.clone(), eval_string(v, ctx, None, hash)?));
-            }
-            for (k, v) in evaluated {
-                into.insert(k, v);
-            }
-            Ok(())
-        }
-        Some(MaybeExpr::Expr(t)) => match eval_value(t, ctx, hash)? {
-            Value::Object(o) => {
-                for (k, v) in o.iter() {
-                    into.insert(k.to_string(), v.to_display_string());
-                }
-                Ok(())
-            }
-            Value::Null => Ok(()),
-            other => Err(format!(
-                "env must evaluate to a mapping, but got {}",
-                other.kind_name()
-            )),
-        },
-    }
-}
-
-fn ctx_with_env(mut ctx: Object, env: &IndexMap<String, String>) -> Object {
-    let mut env_obj = Object::new();
-    for (k, v) in env {
-        env_obj.insert(k.clone(), Value::from(v.as_str()));
-    }
-    ctx.insert("env", Value::Object(env_obj));
-    ctx
-}
-
 fn first_line(s: &str) -> &str {
     let t = s.trim_start_matches([' ', '\t', '\r', '\n']);
     t.split(['\r', '\n']).next().unwrap_or("")
@@ -313,7 +229,7 @@ fn runs_on_labels(job: &Job, ctx: &Object, hash: &WorkspaceHash) -> Result<Vec<S
     };
     let mut labels = Vec::new();
     for l in &r.labels {
-        match eval_value(l, ctx, hash)? {
+        match eval::value(l, ctx, hash)? {
             Value::Array(items) => labels.extend(items.iter().map(Value::to_display_string)),
             v => labels.push(v.to_display_string()),
         }
@@ -343,7 +259,7 @@ fn container_spec(
         spec.credentials = Some(RegistryCredentials { username, password });
     }
     let mut env = IndexMap::new();
-    eval_env(&c.env, ctx, hash, &mut env)?;
+    eval::env(&c.env, ctx, hash, &mut env)?;
     spec.env = env.into_iter().collect();
     for p in &c.ports {
         spec.ports.push(eval_string(p, ctx, None, hash)?);
@@ -419,7 +335,7 @@ async fn run_job_inner(
 
     // Workflow env, then --env, then job env: each level sees the levels before it.
     let mut env: IndexMap<String, String> = IndexMap::new();
-    if let Err(e) = eval_env(
+    if let Err(e) = eval::env(
         &wf.workflow.env,
         &scope.contexts(&env, None, ""),
         &no_hash,
@@ -430,7 +346,7 @@ async fn run_job_inner(
     for (k, v) in &shared.facts.options.env {
         env.insert(k.clone(), v.clone());
     }
-    if let Err(e) = eval_env(
+    if let Err(e) = eval::env(
         &job.env,
         &scope.contexts(&env, None, ""),
         &no_hash,
@@ -439,7 +355,7 @@ async fn run_job_inner(
         return fail(&format!("Error evaluating job env: {e}"));
     }
     let base_ctx = scope.contexts(&env, None, "");
-    let timeout_minutes = match eval_number(&job.timeout_minutes, &base_ctx, &no_hash) {
+    let timeout_minutes = match eval::number(&job.timeout_minutes, &base_ctx, &no_hash) {
         Ok(t) => t.unwrap_or(DEFAULT_JOB_TIMEOUT_MINUTES),
         Err(e) => return fail(&format!("Error evaluating timeout-minutes: {e}")),
     };
@@ -680,7 +596,7 @@ async fn run_job_inner(
             step: step_ref.clone(),
         });
         let step_started = Instant::now();
-        let continue_on_error = match eval_bool(&step.continue_on_error, &ctx, &hash) {
+        let continue_on_error = match eval::bool_flag(&step.continue_on_error, &ctx, &hash) {
             Ok(b) => b,
             Err(e) => {
                 emitter.error(
@@ -903,9 +819,9 @@ async fn run_step(
 
     // Step env: job env + GITHUB_ENV so far, then the step's own env (seeing the former).
     let mut step_env = state.env.clone();
-    eval_env(&step.env, ctx, hash, &mut step_env)
+    eval::env(&step.env, ctx, hash, &mut step_env)
         .map_err(|e| format!("Error evaluating step env: {e}"))?;
-    let ctx = ctx_with_env(ctx.clone(), &step_env);
+    let ctx = eval::with_env(ctx.clone(), &step_env);
     let contents =
         eval_string(script, &ctx, None, hash).map_err(|e| format!("Error evaluating run: {e}"))?;
     let shell_raw = match step
@@ -929,7 +845,7 @@ async fn run_step(
         ),
         None => None,
     };
-    let timeout = eval_number(&step.timeout_minutes, &ctx, hash)
+    let timeout = eval::number(&step.timeout_minutes, &ctx, hash)
         .map_err(|e| format!("Error evaluating timeout-minutes: {e}"))?;
 
     // PATH for this step: GITHUB_PATH entries (newest first) before the environment's PATH.
