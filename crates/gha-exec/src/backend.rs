@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::action_container::ActionContainer;
 use crate::exec::{Exec, ExitStatus};
 use crate::log_sink::LogSink;
 use crate::tracer::TracerRequirements;
@@ -104,6 +105,57 @@ pub trait JobEnv: Send + Sync {
 
     /// Reads a whole file. A missing file is [`BackendError::NotFound`].
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, BackendError>;
+
+    /// Makes a directory of this machine (an action's files) available inside the environment
+    /// and returns its path there. `layout` is where it belongs under `<work>/_actions/`, the
+    /// official runner's layout: `owner/repo/ref` (container jobs see `/__w/_actions/...`).
+    ///
+    /// The default needs no copy on the host (the path itself) or for a directory of a workspace
+    /// shared with this machine (the matching workspace path); otherwise it writes every file
+    /// with [`JobEnv::write_file`] under `<work>/_actions/<layout>` (`<work>` being the parent of
+    /// [`JobPaths::temp`]) and restores executable bits with one `chmod +x` exec (see
+    /// [`default_provide_action_dir`](crate::action_container::default_provide_action_dir)).
+    /// Callers call it once per directory and job.
+    ///
+    /// ```
+    /// use gha_exec::{Backend, HostBackend, HostBackendOptions, JobSpec};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let repo = tempfile::tempdir().unwrap();
+    /// # let runs = tempfile::tempdir().unwrap();
+    /// let env = HostBackend::new(HostBackendOptions::new(runs.path()))
+    ///     .start_job(&JobSpec::new("build", repo.path())).await.unwrap();
+    /// let action = tempfile::tempdir().unwrap();
+    /// // On the host the action is used where it is.
+    /// let inside = env.provide_action_dir(action.path(), "octo/hello/v1").await.unwrap();
+    /// assert_eq!(inside, action.path().to_str().unwrap());
+    /// env.stop().await.unwrap();
+    /// # });
+    /// ```
+    async fn provide_action_dir(
+        &self,
+        host_dir: &std::path::Path,
+        layout: &str,
+    ) -> Result<String, BackendError> {
+        crate::action_container::default_provide_action_dir(self, host_dir, layout).await
+    }
+
+    /// Runs a Docker action's container for one step to completion: builds or finds the image,
+    /// mounts [`ActionContainer::mounts`], streams every output line to `sink` and returns the
+    /// container's exit code. When `cancel` fires the container is stopped following
+    /// [`ActionContainer::kill_policy`] and removed; the status has `cancelled: true`.
+    ///
+    /// The default runs the `docker` CLI inside the environment (`docker build`, `docker run
+    /// --rm`), which works on the host when a Docker engine answers there and fails with a
+    /// clear error otherwise (see
+    /// [`run_with_docker_cli`](crate::action_container::run_with_docker_cli)).
+    async fn run_action_container(
+        &self,
+        container: &ActionContainer,
+        sink: &dyn LogSink,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus, BackendError> {
+        crate::action_container::run_with_docker_cli(self, container, sink, cancel).await
+    }
 
     /// Tears the environment down: stops every process still running, removes containers,
     /// networks and temporary directories. Idempotent: later calls do nothing and return `Ok`.

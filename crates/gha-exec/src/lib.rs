@@ -25,6 +25,7 @@
 #![recursion_limit = "256"]
 
 pub mod action;
+pub mod action_container;
 pub mod backend;
 pub mod commands;
 pub mod conclusion;

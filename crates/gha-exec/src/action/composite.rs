@@ -2,7 +2,7 @@
 //! contexts, `if`, `env`, `working-directory`, `shell`, `continue-on-error`,
 //! `GITHUB_ACTION_PATH`, and nested actions; `outputs` are evaluated at the end.
 
-use gha_actions::{ActionDirectory, ActionRef};
+use gha_actions::{ActionDirectory, ActionRef, ResolvedAction};
 use gha_expr::{Object, Value};
 use gha_model::{Step, StepKind};
 use indexmap::IndexMap;
@@ -33,7 +33,7 @@ pub(crate) async fn run(
     javascript::echo(call, step_ref, &format!("Run {}", d.reference), inputs);
     let mut inner_steps = Object::new();
     let mut failed = false;
-    let action_path = d.dir.display().to_string();
+    let action_path = actions.env_dir(call, d).await?;
     let mut base_ctx = ctx.clone();
     base_ctx.insert(
         "inputs",
@@ -45,6 +45,56 @@ pub(crate) async fn run(
         base_ctx.insert("github", Value::Object(g));
     }
     let ids = generated_ids(steps);
+    // The `pre` of actions nested here runs when this step starts (the runner's embedded pre
+    // steps), each with its `pre-if`; a failing one fails the composite step.
+    if call.job_env.is_some() {
+        let mut pre_env = vars.env.clone();
+        for (k, v) in &step_env {
+            pre_env.insert(k.clone(), v.clone());
+        }
+        let pctx = eval::with_env(base_ctx.clone(), &pre_env);
+        for (inner, inner_id) in steps.iter().zip(&ids) {
+            let Some(Ok(reference @ ActionRef::Repo(_))) =
+                inner.uses.as_ref().map(|u| ActionRef::parse(&u.value))
+            else {
+                continue;
+            };
+            let ResolvedAction::Directory(nested) = actions.resolve(call, &reference).await? else {
+                continue;
+            };
+            if !super::has_pre(&nested) {
+                continue;
+            }
+            let saved = vars.env.clone();
+            *vars.env = pre_env.clone();
+            let r = super::run_pre(
+                call,
+                vars,
+                actions,
+                &nested,
+                inner,
+                &format!("{instance}_{inner_id}"),
+                step_ref,
+                &pctx,
+            )
+            .await;
+            let mut after = saved;
+            for (k, v) in vars.env.iter() {
+                if pre_env.get(k) != Some(v) {
+                    after.insert(k.clone(), v.clone());
+                }
+            }
+            *vars.env = after;
+            match r {
+                Ok(Conclusion::Failure) => failed = true,
+                Ok(_) => {}
+                Err(e) => {
+                    emitter.error(call.job_ref, Some(step_ref), &e);
+                    failed = true;
+                }
+            }
+        }
+    }
     for (inner, inner_id) in steps.iter().zip(ids) {
         // Env the step sees: the job's env as it is now, the composite step's env, then its own.
         let mut env = vars.env.clone();
@@ -261,6 +311,7 @@ async fn run_script(
         .map_err(|e| format!("Failed to write the step script: {e}"))?;
     let spec = ProcessSpec {
         argv: shell.argv(&script_path),
+        container: None,
         env,
         extra: vec![("GITHUB_ACTION_PATH".into(), action_path.to_string())],
         working_dir,

@@ -1,192 +1,241 @@
-//! Docker container actions (`runs.using: docker`, `uses: docker://image`). They run through
-//! the `docker` CLI of the job's environment when a Docker engine answers there; otherwise the
-//! step fails with a clear error. The workspace and the file-command directory are mounted at
-//! the same paths inside the container, so `GITHUB_*` paths need no translation.
+//! Docker container actions (`runs.using: docker`, `uses: docker://image`), run through
+//! [`JobEnv::run_action_container`](crate::JobEnv::run_action_container): the backend builds or
+//! finds the image and runs it with GitHub's `/github/...` mounts; `pre-entrypoint` runs at job
+//! set-up (or when the composite step using the action starts) and `post-entrypoint` at the
+//! end of the job, each in its own container, as the official runner does.
 
 use gha_actions::ActionDirectory;
+use gha_expr::Object;
 use gha_model::Runs;
 use indexmap::IndexMap;
 
 use super::inputs::{self, ResolvedInputs};
 use super::process::{self, ProcessSpec};
-use super::{ActionCall, JobVars, action_vars, eval, javascript};
+use super::{ActionCall, JobActions, JobVars, PostStep, action_vars, eval, javascript};
+use crate::action_container::{ActionContainer, ActionImage};
 use crate::conclusion::Conclusion;
-use crate::exec::Exec;
-use crate::log_sink::NullLogSink;
 use crate::observer::StepRef;
 
-async fn engine_answers(call: &ActionCall<'_>) -> Result<(), String> {
-    let Some(env) = call.job_env else {
-        return Ok(());
+/// What every stage of one use of a Docker action shares.
+struct Plan {
+    template: ActionContainer,
+    /// `runs.entrypoint` (or the `entrypoint` input), `pre-entrypoint`, `post-entrypoint`.
+    main: Option<String>,
+    pre: Option<String>,
+    post: Option<String>,
+    /// The step's environment plus `runs.env` (where the step does not set it) and `INPUT_*`.
+    env: IndexMap<String, String>,
+    extra: Vec<(String, String)>,
+}
+
+fn plan(
+    call: &ActionCall<'_>,
+    image: &str,
+    dir: Option<&ActionDirectory>,
+    inputs: &ResolvedInputs,
+    step_env: &IndexMap<String, String>,
+) -> Result<Plan, String> {
+    let name = dir
+        .map(|d| d.reference.to_string())
+        .unwrap_or_else(|| format!("docker://{image}"));
+    let paths = call.job_env.map(|e| e.paths().clone()).unwrap_or_default();
+    let input = |key: &str| {
+        inputs
+            .values
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.clone())
     };
-    let probe = Exec::new(["docker", "version", "--format", "{{.Server.Version}}"]);
-    match env
-        .exec(&probe, &NullLogSink, call.cancel.child_token())
-        .await
-    {
-        Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!("`docker version` exited with {:?}", s.code)),
-        Err(e) => Err(e.to_string()),
+    let mut env = step_env.clone();
+    env.extend(inputs::input_env(&inputs.values));
+    let Some(d) = dir else {
+        // `docker://image`: the image's own entrypoint unless the step gives one; arguments
+        // from the `args` input.
+        let mut template = ActionContainer::new(&name, ActionImage::Image(image.into()), &paths);
+        template.args = input("args")
+            .map(|a| shell_words_split(&a))
+            .unwrap_or_default();
+        return Ok(Plan {
+            template,
+            main: input("entrypoint"),
+            pre: None,
+            post: None,
+            env,
+            extra: Vec::new(),
+        });
+    };
+    let Runs::Docker {
+        image,
+        entrypoint,
+        args,
+        env: action_env,
+        pre_entrypoint,
+        post_entrypoint,
+        ..
+    } = &d.action.runs
+    else {
+        unreachable!("docker::plan with a non-docker action")
+    };
+    let mut ctx = eval::with_env(Object::new(), step_env);
+    ctx.insert(
+        "inputs",
+        gha_expr::Value::Object(inputs::inputs_object(&inputs.values)),
+    );
+    let text = |t: &Option<gha_model::TemplateString>| -> Result<Option<String>, String> {
+        t.as_ref()
+            .map(|t| eval::string(t, &ctx, call.hash))
+            .transpose()
+    };
+    let main = match text(entrypoint)? {
+        Some(ep) if !ep.is_empty() => Some(ep),
+        _ => input("entrypoint"),
+    };
+    let pre = text(pre_entrypoint)?;
+    let post = text(post_entrypoint)?;
+    // `runs.args`, each one argument (empty ones too); without them, the `args` input split.
+    let args = if args.is_empty() {
+        input("args")
+            .map(|a| shell_words_split(&a))
+            .unwrap_or_default()
+    } else {
+        args.iter()
+            .map(|t| eval::string(t, &ctx, call.hash))
+            .collect::<Result<_, _>>()?
+    };
+    // `runs.env` only where the step does not set the variable (the runner's rule).
+    let mut declared = IndexMap::new();
+    eval::env(action_env, &ctx, call.hash, &mut declared)?;
+    for (k, v) in declared {
+        env.entry(k).or_insert(v);
+    }
+    let image = match image.value.strip_prefix("docker://") {
+        Some(img) => ActionImage::Image(img.to_string()),
+        None => {
+            let file = d.dir.join(&image.value);
+            if !file.is_file() {
+                return Err(format!(
+                    "`{name}`: the Dockerfile `{}` does not exist",
+                    image.value
+                ));
+            }
+            let context = file.parent().unwrap_or(&d.dir).to_path_buf();
+            let dockerfile = file
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "Dockerfile".into());
+            ActionImage::Dockerfile {
+                context,
+                dockerfile,
+            }
+        }
+    };
+    let mut template = ActionContainer::new(&name, image, &paths);
+    template.args = args;
+    Ok(Plan {
+        template,
+        main,
+        pre,
+        post,
+        env,
+        extra: action_vars(d, &d.dir.display().to_string()),
+    })
+}
+
+fn spec(plan: &Plan, entrypoint: Option<String>, instance: &str) -> ProcessSpec {
+    let mut template = plan.template.clone();
+    template.entrypoint = entrypoint;
+    ProcessSpec {
+        argv: Vec::new(),
+        container: Some(template),
+        env: plan.env.clone(),
+        extra: plan.extra.clone(),
+        working_dir: None,
+        action_id: instance.to_string(),
     }
 }
 
+/// Runs a Docker action (`dir`) or a `docker://image` step as the step's main stage and queues
+/// its `post-entrypoint`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_image(
     call: &ActionCall<'_>,
     vars: &mut JobVars<'_>,
+    actions: &mut JobActions,
     image: &str,
     dir: Option<&ActionDirectory>,
     inputs: &ResolvedInputs,
     step_env: IndexMap<String, String>,
     step_ref: &StepRef,
     instance: &str,
+    ctx: &Object,
 ) -> Result<(Conclusion, IndexMap<String, String>), String> {
-    let name = dir
-        .map(|d| d.reference.to_string())
-        .unwrap_or_else(|| format!("docker://{image}"));
-    javascript::echo(call, step_ref, &format!("Run {name}"), inputs);
-    if let Err(e) = engine_answers(call).await {
-        return Err(format!(
-            "`{name}` is a Docker action, but no Docker engine answers in this job's environment ({e}); start Docker or use --backend docker"
-        ));
-    }
-    let Some(job_env) = call.job_env else {
-        return Ok((Conclusion::Success, IndexMap::new()));
-    };
-    let paths = job_env.paths().clone();
-    let ctx = eval::with_env(gha_expr::Object::new(), &step_env);
-    let mut entrypoint = None;
-    let mut args: Vec<String> = Vec::new();
-    let mut action_env = IndexMap::new();
-    let tag = match dir {
-        None => image.to_string(),
-        Some(d) => {
-            let Runs::Docker {
-                image,
-                entrypoint: ep,
-                args: a,
-                env,
-                ..
-            } = &d.action.runs
-            else {
-                unreachable!("docker::run_image with a non-docker action")
-            };
-            if let Some(ep) = ep {
-                entrypoint = Some(eval::string(ep, &ctx, call.hash)?);
-            }
-            let mut ctx = ctx.clone();
-            ctx.insert(
-                "inputs",
-                gha_expr::Value::Object(inputs::inputs_object(&inputs.values)),
-            );
-            for t in a {
-                args.push(eval::string(t, &ctx, call.hash)?);
-            }
-            eval::env(env, &ctx, call.hash, &mut action_env)?;
-            match image.value.strip_prefix("docker://") {
-                Some(img) => img.to_string(),
-                None => {
-                    let tag = format!(
-                        "gha-action-{}",
-                        d.dir
-                            .display()
-                            .to_string()
-                            .bytes()
-                            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
-                    );
-                    let build = Exec::new([
-                        "docker".to_string(),
-                        "build".into(),
-                        "-q".into(),
-                        "-t".into(),
-                        tag.clone(),
-                        "-f".into(),
-                        d.dir.join(&image.value).display().to_string(),
-                        d.dir.display().to_string(),
-                    ]);
-                    match job_env
-                        .exec(&build, &NullLogSink, call.cancel.child_token())
-                        .await
-                    {
-                        Ok(s) if s.success() => tag,
-                        other => {
-                            return Err(format!("Docker build of `{name}` failed: {other:?}"));
-                        }
-                    }
-                }
-            }
-        }
-    };
-    if let Some(ep) = step_env
-        .get("entrypoint")
-        .or(inputs.values.get("entrypoint"))
-    {
-        entrypoint = Some(ep.clone());
-    }
-    if let Some(a) = inputs.values.get("args") {
-        args = shell_words_split(a);
-    }
-    let fc_dir = paths.file_commands_dir();
-    let mut argv = vec![
-        "docker".to_string(),
-        "run".into(),
-        "--rm".into(),
-        "-v".into(),
-        format!("{0}:{0}", paths.workspace),
-        "-v".into(),
-        format!("{0}:{0}", fc_dir),
-        "-w".into(),
-        paths.workspace.clone(),
-    ];
-    let mut env_names: Vec<String> = step_env.keys().cloned().collect();
-    env_names.extend(action_env.keys().cloned());
-    env_names.extend(
-        inputs::input_env(&inputs.values)
-            .into_iter()
-            .map(|(k, _)| k),
+    let plan = plan(call, image, dir, inputs, &step_env)?;
+    javascript::echo(
+        call,
+        step_ref,
+        &format!("Run {}", plan.template.name),
+        inputs,
     );
-    for k in [
-        "GITHUB_ENV",
-        "GITHUB_OUTPUT",
-        "GITHUB_PATH",
-        "GITHUB_STATE",
-        "GITHUB_STEP_SUMMARY",
-        "GITHUB_WORKSPACE",
-        "GITHUB_ACTIONS",
-        "CI",
-        "GITHUB_REPOSITORY",
-        "GITHUB_SHA",
-        "GITHUB_REF",
-        "GITHUB_EVENT_NAME",
-        "GITHUB_JOB",
-        "GITHUB_RUN_ID",
-        "RUNNER_OS",
-        "RUNNER_TEMP",
-    ] {
-        env_names.push(k.to_string());
+    if call.job_env.is_none() {
+        return Ok((Conclusion::Success, IndexMap::new()));
     }
-    for k in env_names {
-        argv.push("-e".into());
-        argv.push(k);
+    let mut main = spec(&plan, plan.main.clone(), instance);
+    for (k, v) in actions.state.get(instance).into_iter().flatten() {
+        main.env.insert(format!("STATE_{k}"), v.clone());
     }
-    if let Some(ep) = entrypoint {
-        argv.push("--entrypoint".into());
-        argv.push(ep);
+    let r = process::run_process(call, vars, step_ref, main).await?;
+    actions
+        .state
+        .entry(instance.to_string())
+        .or_default()
+        .extend(r.state);
+    if let (Some(post), Some(d)) = (&plan.post, dir) {
+        let post_if = match &d.action.runs {
+            Runs::Docker { post_if, .. } => post_if.clone(),
+            _ => None,
+        };
+        actions.post.push(PostStep {
+            step_ref: StepRef {
+                index: step_ref.index,
+                id: format!("__post_{instance}"),
+                name: format!("Post {}", step_ref.name),
+            },
+            spec: spec(&plan, Some(post.clone()), instance),
+            condition: post_if,
+            state_key: instance.to_string(),
+            ctx: ctx.clone(),
+        });
     }
-    argv.push(tag);
-    argv.extend(args);
-    let mut env = step_env;
-    env.extend(action_env);
-    env.extend(inputs::input_env(&inputs.values));
-    let spec = ProcessSpec {
-        argv,
-        env,
-        extra: dir.map(action_vars).unwrap_or_default(),
-        working_dir: None,
-        action_id: instance.to_string(),
-    };
-    let r = process::run_process(call, vars, step_ref, spec).await?;
     Ok((r.outcome, r.outputs))
+}
+
+/// Runs the `pre-entrypoint` of Docker action `d` for instance `instance`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_pre(
+    call: &ActionCall<'_>,
+    vars: &mut JobVars<'_>,
+    actions: &mut JobActions,
+    d: &ActionDirectory,
+    inputs: &ResolvedInputs,
+    step_env: IndexMap<String, String>,
+    step_ref: &StepRef,
+    instance: &str,
+) -> Result<Conclusion, String> {
+    let plan = plan(call, "", Some(d), inputs, &step_env)?;
+    javascript::echo(call, step_ref, &format!("Pre {}", d.reference), inputs);
+    let r = process::run_process(
+        call,
+        vars,
+        step_ref,
+        spec(&plan, plan.pre.clone(), instance),
+    )
+    .await?;
+    actions
+        .state
+        .entry(instance.to_string())
+        .or_default()
+        .extend(r.state);
+    Ok(r.outcome)
 }
 
 /// Splits `args` the way the runner does for Docker actions (whitespace, double quotes group).

@@ -3,12 +3,12 @@
 
 use gha_actions::ActionDirectory;
 use gha_expr::Object;
-use gha_model::{IfCondition, Runs, Step};
+use gha_model::Runs;
 use indexmap::IndexMap;
 
 use super::inputs::{self, ResolvedInputs};
 use super::process::{self, ProcessSpec};
-use super::{ActionCall, JobActions, JobVars, PostStep, action_vars, eval, node};
+use super::{ActionCall, JobActions, JobVars, PostStep, action_vars, node};
 use crate::conclusion::Conclusion;
 use crate::log_sink::OutputStream;
 use crate::observer::{RunEvent, StepRef};
@@ -29,8 +29,13 @@ fn node_binary(
     )
 }
 
-fn entry_point(d: &ActionDirectory, file: &str) -> String {
-    d.dir.join(file).display().to_string()
+/// `file` of the action whose directory is `dir` inside the job environment.
+fn entry_point(dir: &str, file: &str) -> String {
+    format!(
+        "{}/{}",
+        dir.trim_end_matches('/'),
+        file.trim_start_matches("./")
+    )
 }
 
 /// The log group GitHub prints before an action: `Run owner/repo@ref` and its inputs.
@@ -87,15 +92,17 @@ pub(crate) async fn run_main(
     };
     echo(call, step_ref, &format!("Run {}", d.reference), inputs);
     let node = node_binary(call, vars, &step_env, d, &using.value)?;
+    let dir = actions.env_dir(call, d).await?;
     let mut env = step_env.clone();
     env.extend(inputs::input_env(&inputs.values));
     for (k, v) in actions.state.get(instance).into_iter().flatten() {
         env.insert(format!("STATE_{k}"), v.clone());
     }
     let spec = ProcessSpec {
-        argv: vec![node.clone(), entry_point(d, &main.value)],
+        argv: vec![node.clone(), entry_point(&dir, &main.value)],
+        container: None,
         env,
-        extra: action_vars(d),
+        extra: action_vars(d, &dir),
         working_dir: None,
         action_id: instance.to_string(),
     };
@@ -114,10 +121,14 @@ pub(crate) async fn run_main(
                 id: format!("__post_{instance}"),
                 name: format!("Post {}", step_ref.name),
             },
-            argv: vec![node, entry_point(d, &post.value)],
-            env,
-            extra: action_vars(d),
-            action_id: instance.to_string(),
+            spec: ProcessSpec {
+                argv: vec![node, entry_point(&dir, &post.value)],
+                container: None,
+                env,
+                extra: action_vars(d, &dir),
+                working_dir: None,
+                action_id: instance.to_string(),
+            },
             condition: post_if.clone(),
             state_key: instance.to_string(),
             ctx: ctx.clone(),
@@ -126,42 +137,31 @@ pub(crate) async fn run_main(
     Ok((result.outcome, result.outputs))
 }
 
+/// Runs `pre` (the file of a JavaScript action) for instance `instance`; its `GITHUB_STATE`
+/// values are kept for `main` and `post`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_pre(
     call: &ActionCall<'_>,
     vars: &mut JobVars<'_>,
     actions: &mut JobActions,
     d: &ActionDirectory,
-    step: &Step,
+    inputs: &ResolvedInputs,
+    step_env: IndexMap<String, String>,
     instance: &str,
     step_ref: &StepRef,
-    ctx: &Object,
     pre: &str,
-    pre_if: Option<&IfCondition>,
     using: &str,
 ) -> Result<Conclusion, String> {
-    if let Some(c) = pre_if {
-        let status = eval::Status {
-            failed: false,
-            cancelled: false,
-        };
-        if !eval::condition(c, ctx, &status, call.hash)? {
-            return Ok(Conclusion::Skipped);
-        }
-    }
-    let mut step_env = vars.env.clone();
-    eval::env(&step.env, ctx, call.hash, &mut step_env)
-        .map_err(|e| format!("Error evaluating step env: {e}"))?;
-    let ctx = eval::with_env(ctx.clone(), &step_env);
-    let inputs = inputs::resolve_inputs(&d.action, step, &ctx, call.hash)?;
-    echo(call, step_ref, &format!("Pre {}", d.reference), &inputs);
+    echo(call, step_ref, &format!("Pre {}", d.reference), inputs);
     let node = node_binary(call, vars, &step_env, d, using)?;
+    let dir = actions.env_dir(call, d).await?;
     let mut env = step_env;
     env.extend(inputs::input_env(&inputs.values));
     let spec = ProcessSpec {
-        argv: vec![node, entry_point(d, pre)],
+        argv: vec![node, entry_point(&dir, pre)],
+        container: None,
         env,
-        extra: action_vars(d),
+        extra: action_vars(d, &dir),
         working_dir: None,
         action_id: instance.to_string(),
     };

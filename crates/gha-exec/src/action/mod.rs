@@ -77,10 +77,9 @@ pub(crate) struct ExtraStep {
 /// A post step waiting for the end of the job.
 struct PostStep {
     step_ref: StepRef,
-    argv: Vec<String>,
-    env: IndexMap<String, String>,
-    extra: Vec<(String, String)>,
-    action_id: String,
+    /// The process (a node entry point, a Docker action's `post-entrypoint` container); its
+    /// `STATE_*` variables are added when it runs.
+    spec: process::ProcessSpec,
     condition: Option<gha_model::IfCondition>,
     state_key: String,
     ctx: Object,
@@ -94,6 +93,9 @@ pub(crate) struct JobActions {
     state: HashMap<String, IndexMap<String, String>>,
     post: Vec<PostStep>,
     default_resolver: Option<Arc<dyn ActionResolver>>,
+    /// Action directories already made available in the job environment (host path → path
+    /// inside).
+    dirs: HashMap<PathBuf, String>,
 }
 
 impl JobActions {
@@ -126,6 +128,72 @@ impl JobActions {
         Ok(r)
     }
 
+    /// The path inside the job environment of action directory `d` (see
+    /// [`JobEnv::provide_action_dir`]), made available once per job. A dry run (no
+    /// environment) gets the host path.
+    pub(crate) async fn env_dir(
+        &mut self,
+        call: &ActionCall<'_>,
+        d: &gha_actions::ActionDirectory,
+    ) -> Result<String, String> {
+        let Some(env) = call.job_env else {
+            return Ok(d.dir.display().to_string());
+        };
+        if let Some(p) = self.dirs.get(&d.dir) {
+            return Ok(p.clone());
+        }
+        // A repository action comes with its whole repository (`uses: o/r/path@v` may use
+        // files beside `path`), at the runner's `_actions/<owner>/<repo>/<ref>`.
+        let (root, layout, below) = match &d.reference {
+            ActionRef::Repo(r) => {
+                let sub = r.path.as_deref().map(|p| p.trim_matches('/')).unwrap_or("");
+                let depth = if sub.is_empty() {
+                    0
+                } else {
+                    sub.split('/').count()
+                };
+                let root = d.dir.ancestors().nth(depth).filter(|root| {
+                    sub.is_empty()
+                        || d.dir
+                            .strip_prefix(root)
+                            .is_ok_and(|rest| rest == std::path::Path::new(sub))
+                });
+                let layout = format!("{}/{}/{}", r.owner, r.repo, r.git_ref);
+                match root {
+                    Some(root) => (root.to_path_buf(), layout, sub.to_string()),
+                    None => (d.dir.clone(), format!("{layout}/{sub}"), String::new()),
+                }
+            }
+            other => {
+                let name: String = other
+                    .to_string()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                (d.dir.clone(), format!("_local/{name}"), String::new())
+            }
+        };
+        let inside = env.provide_action_dir(&root, &layout).await.map_err(|e| {
+            format!(
+                "Failed to make `{}` available in the job environment: {e}",
+                d.reference
+            )
+        })?;
+        let inside = if below.is_empty() {
+            inside
+        } else {
+            format!("{inside}/{below}")
+        };
+        self.dirs.insert(d.dir.clone(), inside.clone());
+        Ok(inside)
+    }
+
     /// "Set up job": resolves every remote action of `steps` (a failure fails the job, as on
     /// GitHub) and runs the `pre` entry points of JavaScript actions.
     pub(crate) async fn set_up(
@@ -149,12 +217,7 @@ impl JobActions {
                 .await
                 .map_err(|e| format!("Error: step `{name}`: {e}"))?;
             if let ResolvedAction::Directory(d) = &resolved
-                && let Runs::Node {
-                    pre: Some(pre),
-                    pre_if,
-                    using,
-                    ..
-                } = &d.action.runs
+                && has_pre(d)
             {
                 let step_ref = StepRef {
                     index: step.index,
@@ -166,24 +229,12 @@ impl JobActions {
                     job: call.job_ref.clone(),
                     step: step_ref.clone(),
                 });
-                let outcome = javascript::run_pre(
-                    call,
-                    vars,
-                    self,
-                    d,
-                    step,
-                    id,
-                    &step_ref,
-                    ctx,
-                    &pre.value,
-                    pre_if.as_ref(),
-                    &using.value,
-                )
-                .await
-                .unwrap_or_else(|e| {
-                    call.shared.emitter.error(call.job_ref, Some(&step_ref), &e);
-                    Conclusion::Failure
-                });
+                let outcome = run_pre(call, vars, self, d, step, id, &step_ref, ctx)
+                    .await
+                    .unwrap_or_else(|e| {
+                        call.shared.emitter.error(call.job_ref, Some(&step_ref), &e);
+                        Conclusion::Failure
+                    });
                 done.push(ExtraStep {
                     step_ref,
                     outcome,
@@ -232,17 +283,10 @@ impl JobActions {
                 continue;
             }
             let started = Instant::now();
-            let mut env = p.env.clone();
+            let mut spec = p.spec.clone();
             for (k, v) in self.state.get(&p.state_key).into_iter().flatten() {
-                env.insert(format!("STATE_{k}"), v.clone());
+                spec.env.insert(format!("STATE_{k}"), v.clone());
             }
-            let spec = process::ProcessSpec {
-                argv: p.argv.clone(),
-                env,
-                extra: p.extra.clone(),
-                working_dir: None,
-                action_id: p.action_id.clone(),
-            };
             let outcome = match process::run_process(call, vars, &p.step_ref, spec).await {
                 Ok(r) => r.outcome,
                 Err(e) => {
@@ -378,7 +422,7 @@ pub(crate) fn run_resolved<'a>(
                     warnings: Vec::new(),
                 };
                 return docker::run_image(
-                    call, vars, image, None, &inputs, step_env, step_ref, instance,
+                    call, vars, actions, image, None, &inputs, step_env, step_ref, instance, &ctx,
                 )
                 .await;
             }
@@ -413,12 +457,14 @@ pub(crate) fn run_resolved<'a>(
                 docker::run_image(
                     call,
                     vars,
+                    actions,
                     "",
                     Some(d),
                     &inputs,
                     step_env,
                     step_ref,
                     instance,
+                    &ctx,
                 )
                 .await
             }
@@ -427,12 +473,86 @@ pub(crate) fn run_resolved<'a>(
     })
 }
 
-/// `GITHUB_ACTION_*` variables for an action directory.
-pub(crate) fn action_vars(d: &gha_actions::ActionDirectory) -> Vec<(String, String)> {
-    let mut v = vec![(
-        "GITHUB_ACTION_PATH".to_string(),
-        d.dir.display().to_string(),
-    )];
+/// Whether an action has a `pre` (JavaScript) or `pre-entrypoint` (Docker).
+pub(crate) fn has_pre(d: &gha_actions::ActionDirectory) -> bool {
+    matches!(
+        &d.action.runs,
+        Runs::Node { pre: Some(_), .. }
+            | Runs::Docker {
+                pre_entrypoint: Some(_),
+                ..
+            }
+    )
+}
+
+/// Runs the `pre` of action `d` used by `step` (instance `instance`, whose state it starts),
+/// unless its `pre-if` is false. `ctx` is the context `step` is evaluated in.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_pre(
+    call: &ActionCall<'_>,
+    vars: &mut JobVars<'_>,
+    actions: &mut JobActions,
+    d: &gha_actions::ActionDirectory,
+    step: &Step,
+    instance: &str,
+    step_ref: &StepRef,
+    ctx: &Object,
+) -> Result<Conclusion, String> {
+    let pre_if = match &d.action.runs {
+        Runs::Node { pre_if, .. } | Runs::Docker { pre_if, .. } => pre_if.as_ref(),
+        _ => None,
+    };
+    if let Some(c) = pre_if {
+        let status = eval::Status {
+            failed: false,
+            cancelled: call.cancel.is_cancelled(),
+        };
+        if !eval::condition(c, ctx, &status, call.hash)? {
+            return Ok(Conclusion::Skipped);
+        }
+    }
+    let mut step_env = vars.env.clone();
+    eval::env(&step.env, ctx, call.hash, &mut step_env)
+        .map_err(|e| format!("Error evaluating step env: {e}"))?;
+    let ctx = eval::with_env(ctx.clone(), &step_env);
+    let inputs = inputs::resolve_inputs(&d.action, step, &ctx, call.hash)?;
+    match &d.action.runs {
+        Runs::Node {
+            pre: Some(pre),
+            using,
+            ..
+        } => {
+            javascript::run_pre(
+                call,
+                vars,
+                actions,
+                d,
+                &inputs,
+                step_env,
+                instance,
+                step_ref,
+                &pre.value,
+                &using.value,
+            )
+            .await
+        }
+        Runs::Docker {
+            pre_entrypoint: Some(_),
+            ..
+        } => {
+            docker::run_pre(
+                call, vars, actions, d, &inputs, step_env, step_ref, instance,
+            )
+            .await
+        }
+        _ => Ok(Conclusion::Skipped),
+    }
+}
+
+/// `GITHUB_ACTION_*` variables for an action directory whose path in the job environment is
+/// `dir`.
+pub(crate) fn action_vars(d: &gha_actions::ActionDirectory, dir: &str) -> Vec<(String, String)> {
+    let mut v = vec![("GITHUB_ACTION_PATH".to_string(), dir.to_string())];
     if let ActionRef::Repo(r) = &d.reference {
         v.push(("GITHUB_ACTION_REPOSITORY".into(), r.repository()));
         v.push(("GITHUB_ACTION_REF".into(), r.git_ref.clone()));

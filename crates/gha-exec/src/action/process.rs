@@ -5,6 +5,7 @@
 use indexmap::IndexMap;
 
 use super::{ActionCall, JobVars};
+use crate::action_container::ActionContainer;
 use crate::commands::{parse_key_value_file, parse_path_file};
 use crate::conclusion::Conclusion;
 use crate::exec::Exec;
@@ -13,8 +14,13 @@ use crate::run::contexts::{self, FileCommandPaths, GithubFacts};
 use crate::run::step_output::StepOutput;
 
 /// One process to run.
+#[derive(Clone)]
 pub(crate) struct ProcessSpec {
+    /// Program and arguments (unused for a container).
     pub(crate) argv: Vec<String>,
+    /// A Docker action's container to run instead of `argv`: its image, entrypoint and
+    /// arguments; mounts, working directory and environment are filled in here.
+    pub(crate) container: Option<ActionContainer>,
     /// The step's environment (job env + step env + `INPUT_*` + `STATE_*`).
     pub(crate) env: IndexMap<String, String>,
     /// Variables set after GitHub's defaults (`GITHUB_ACTION_PATH`, ...).
@@ -127,7 +133,14 @@ pub(crate) async fn run_process(
     } else {
         call.cancel.clone()
     };
-    let status = env.exec(&exec, &sink, parent.child_token()).await;
+    let status = match spec.container {
+        None => env.exec(&exec, &sink, parent.child_token()).await,
+        Some(template) => {
+            let container = container_request(template, exec, paths);
+            env.run_action_container(&container, &sink, parent.child_token())
+                .await
+        }
+    };
     let effects = sink.into_effects();
     let mut outcome = match status {
         Err(e) => {
@@ -225,4 +238,58 @@ pub(crate) async fn run_process(
         outputs,
         state,
     })
+}
+
+/// A Docker action's container with the step's environment as the runner gives it: later
+/// entries win, no `PATH` (the image's own), `HOME` the job's `_github_home`, and every value
+/// under a mounted directory translated to the container's path.
+fn container_request(
+    mut template: ActionContainer,
+    exec: Exec,
+    paths: &crate::backend::JobPaths,
+) -> ActionContainer {
+    let mut env: IndexMap<String, String> = IndexMap::new();
+    for (k, v) in exec.env {
+        env.shift_remove(&k);
+        env.insert(k, v);
+    }
+    env.shift_remove("PATH");
+    env.insert("HOME".into(), format!("{}/_github_home", paths.temp));
+    template.mounts = ActionContainer::github_mounts(paths);
+    template.working_dir = crate::action_container::CONTAINER_WORKSPACE.into();
+    template.kill_policy = exec.kill_policy;
+    template.env = env.into_iter().collect();
+    template.translate_env();
+    template
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action_container::ActionImage;
+
+    #[test]
+    fn containers_get_the_runner_environment() {
+        let paths = crate::backend::JobPaths::under("/w/_temp", "/w/r/r");
+        let template = ActionContainer::new("a", ActionImage::Image("i".into()), &paths);
+        let exec = Exec::new(Vec::<String>::new())
+            .env("A", "1")
+            .env("PATH", "/host/bin")
+            .env("GITHUB_WORKSPACE", "/w/r/r")
+            .env("A", "2")
+            .env("HOME", "/root");
+        let c = container_request(template, exec, &paths);
+        assert_eq!(
+            c.env,
+            [
+                (
+                    "GITHUB_WORKSPACE".to_string(),
+                    "/github/workspace".to_string()
+                ),
+                ("A".into(), "2".into()),
+                ("HOME".into(), "/github/home".into()),
+            ]
+        );
+        assert_eq!(c.working_dir, "/github/workspace");
+    }
 }
