@@ -55,32 +55,40 @@ impl GitHubClient {
         &self.api_url
     }
 
-    async fn get(
+    /// `GET {api_url}{route}` with `Accept: accept` and GitHub's API version header, following
+    /// up to five redirects (GitHub answers tarball requests with a redirect to codeload);
+    /// the final response with its whole body. Any HTTP status is `Ok`: callers decide what a
+    /// 404 or 403 means for them. `Err` is a transport failure, as one line with its causes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let gh = gha_actions::GitHubClient::new("http://127.0.0.1:9", None).unwrap();
+    /// let err = gh.get_raw("/rate_limit", "application/vnd.github+json").await.unwrap_err();
+    /// assert!(err.starts_with("GET http://127.0.0.1:9/rate_limit: "), "{err}");
+    /// # }
+    /// ```
+    pub async fn get_raw(
         &self,
         route: &str,
         accept: &str,
-        reference: &str,
-    ) -> Result<http::Response<Vec<u8>>, ResolveError> {
+    ) -> Result<http::Response<Vec<u8>>, String> {
         let mut headers = http::HeaderMap::new();
         headers.insert(
             http::header::ACCEPT,
-            http::HeaderValue::from_str(accept).expect("static accept header"),
+            http::HeaderValue::from_str(accept)
+                .map_err(|e| format!("GET {}: bad Accept header: {e}", self.url(route)))?,
         );
         headers.insert(
             "X-GitHub-Api-Version",
             http::HeaderValue::from_static("2022-11-28"),
         );
-        let unreachable = |detail: String| ResolveError::Unreachable {
-            reference: reference.to_string(),
-            api_url: self.api_url.clone(),
-            detail,
-        };
+        let failed =
+            |e: &dyn std::error::Error| format!("GET {}: {}", self.url(route), error_chain(e));
         let mut resp = self
             .crab
             ._get_with_headers(route, Some(headers))
             .await
-            .map_err(|e| unreachable(error_chain(&e)))?;
-        // GitHub answers tarball requests with a redirect to codeload.
+            .map_err(|e| failed(&e))?;
         for _ in 0..5 {
             if !resp.status().is_redirection() {
                 break;
@@ -93,20 +101,31 @@ impl GitHubClient {
             else {
                 break;
             };
-            resp = self
-                .crab
-                ._get(loc.as_str())
-                .await
-                .map_err(|e| unreachable(error_chain(&e)))?;
+            resp = self.crab._get(loc.as_str()).await.map_err(|e| failed(&e))?;
         }
         let (parts, body) = resp.into_parts();
         let bytes = body
             .collect()
             .await
-            .map_err(|e| unreachable(error_chain(&e)))?
+            .map_err(|e| failed(&e))?
             .to_bytes()
             .to_vec();
         Ok(http::Response::from_parts(parts, bytes))
+    }
+
+    async fn get(
+        &self,
+        route: &str,
+        accept: &str,
+        reference: &str,
+    ) -> Result<http::Response<Vec<u8>>, ResolveError> {
+        self.get_raw(route, accept)
+            .await
+            .map_err(|detail| ResolveError::Unreachable {
+                reference: reference.to_string(),
+                api_url: self.api_url.clone(),
+                detail,
+            })
     }
 
     /// `GET /repos/{owner}/{repo}/commits/{ref}`: the full SHA of a branch, tag or SHA.

@@ -1,11 +1,10 @@
-//! The few GitHub REST endpoints a rerun needs, through octocrab: a workflow run, its jobs
+//! The few GitHub REST endpoints a rerun needs, through gha-actions' `GitHubClient` (octocrab): a workflow run, its jobs
 //! with their steps, a file at a commit, and the repository's tarball.
 
 use std::path::Path;
 
 use base64::Engine as _;
-use http_body_util::BodyExt;
-use octocrab::Octocrab;
+use gha_actions::GitHubClient;
 use serde::{Deserialize, Serialize};
 
 use super::error::RerunError;
@@ -114,89 +113,30 @@ pub const GITHUB_API_URL: &str = "https://api.github.com";
 /// ```
 #[derive(Clone, Debug)]
 pub struct GitHubApi {
-    crab: Octocrab,
-    api_url: String,
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
+    gh: GitHubClient,
 }
 
 impl GitHubApi {
     /// A client for `api_url` (`https://api.github.com`, GitHub Enterprise's `https://HOST/api/v3`,
     /// or a test server), authenticated with `token` when given. Needs a Tokio runtime.
     pub fn new(api_url: &str, token: Option<&str>) -> Result<GitHubApi, RerunError> {
-        let api_url = api_url.trim_end_matches('/').to_string();
-        let mut builder = Octocrab::builder()
-            .base_uri(api_url.as_str())
-            .map_err(|e| RerunError::Api(format!("invalid API URL {api_url}: {e}")))?
-            .set_connect_timeout(Some(std::time::Duration::from_secs(20)))
-            .set_read_timeout(Some(std::time::Duration::from_secs(120)));
-        if let Some(t) = token.filter(|t| !t.is_empty()) {
-            builder = builder.personal_token(t.to_string());
-        }
-        let crab = builder.build().map_err(|e| RerunError::Api(chain(&e)))?;
-        Ok(GitHubApi { crab, api_url })
+        let gh = GitHubClient::new(api_url, token).map_err(|e| RerunError::Api(e.to_string()))?;
+        Ok(GitHubApi { gh })
     }
 
     /// The API base URL.
     pub fn api_url(&self) -> &str {
-        &self.api_url
+        self.gh.api_url()
     }
 
     /// GETs `route`, following redirects; the status and body.
     async fn get(&self, route: &str, accept: &str) -> Result<(u16, Vec<u8>), RerunError> {
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::ACCEPT,
-            http::HeaderValue::from_str(accept).map_err(|e| RerunError::Api(e.to_string()))?,
-        );
-        headers.insert(
-            "X-GitHub-Api-Version",
-            http::HeaderValue::from_static("2022-11-28"),
-        );
-        let unreachable = |e: &dyn std::error::Error| {
-            RerunError::Api(format!("GET {}{route}: {}", self.api_url, chain(e)))
-        };
-        let mut resp = self
-            .crab
-            ._get_with_headers(route, Some(headers))
+        let resp = self
+            .gh
+            .get_raw(route, accept)
             .await
-            .map_err(|e| unreachable(&e))?;
-        for _ in 0..5 {
-            if !resp.status().is_redirection() {
-                break;
-            }
-            let Some(location) = resp
-                .headers()
-                .get(http::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .map(str::to_string)
-            else {
-                break;
-            };
-            resp = self
-                .crab
-                ._get(location.as_str())
-                .await
-                .map_err(|e| unreachable(&e))?;
-        }
-        let status = resp.status().as_u16();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| unreachable(&e))?
-            .to_bytes()
-            .to_vec();
-        Ok((status, body))
+            .map_err(RerunError::Api)?;
+        Ok((resp.status().as_u16(), resp.into_body()))
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(
@@ -339,30 +279,6 @@ fn check_status(status: u16, body: &[u8], what: &str) -> Result<(), RerunError> 
 /// Extracts a gzipped tarball in GitHub's layout (one top-level directory) into `dest`,
 /// refusing entries outside it.
 pub(crate) fn extract_tarball(bytes: &[u8], dest: &Path) -> Result<(), RerunError> {
-    use std::path::Component;
-    let err = |e: String| RerunError::Source(format!("cannot unpack the source tarball: {e}"));
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    for entry in archive.entries().map_err(|e| err(e.to_string()))? {
-        let mut entry = entry.map_err(|e| err(e.to_string()))?;
-        let path = entry.path().map_err(|e| err(e.to_string()))?.into_owned();
-        let mut comps = path.components();
-        comps.next(); // GitHub's `owner-repo-sha/`
-        let rel = comps.as_path();
-        if rel.as_os_str().is_empty() {
-            continue;
-        }
-        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return Err(err(format!("entry {} leaves the archive", path.display())));
-        }
-        let kind = entry.header().entry_type();
-        if !(kind.is_file() || kind.is_dir() || kind.is_symlink()) {
-            continue;
-        }
-        let target = dest.join(rel);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
-        }
-        entry.unpack(&target).map_err(|e| err(e.to_string()))?;
-    }
-    Ok(())
+    gha_actions::extract_tarball(bytes, dest, "the repository")
+        .map_err(|e| RerunError::Source(format!("cannot unpack the source tarball: {e}")))
 }
