@@ -11,7 +11,10 @@
 //!
 //! Every step process starts in its own process group; cancellation escalates SIGINT → SIGTERM →
 //! SIGKILL on that group, and [`JobEnv::stop`] kills every group the job started and removes the
-//! run directory.
+//! run directory: it renames it out of the way (`<runs_dir>/.removing-<name>`) and deletes it on
+//! a background thread, so the next job does not wait for the deletion. Those deletions are
+//! awaited by [`HostBackend::wait_for_removals`] and, at the latest, when the backend (and every
+//! job environment it made) is dropped: nothing is left behind once `gha` exits.
 
 mod process;
 mod workspace;
@@ -20,6 +23,8 @@ pub use workspace::git_working_tree_files;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
@@ -73,6 +78,7 @@ impl HostBackendOptions {
 pub struct HostBackend {
     options: HostBackendOptions,
     counter: AtomicU64,
+    removals: Arc<Removals>,
 }
 
 impl HostBackend {
@@ -81,7 +87,94 @@ impl HostBackend {
         HostBackend {
             options,
             counter: AtomicU64::new(0),
+            removals: Arc::default(),
         }
+    }
+
+    /// Waits until the run directories of stopped jobs are deleted (they are deleted in the
+    /// background; dropping the backend waits too). The first deletion error, if any.
+    ///
+    /// ```
+    /// use gha_exec::{Backend, HostBackend, HostBackendOptions, JobSpec};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let repo = tempfile::tempdir().unwrap();
+    /// let runs = tempfile::tempdir().unwrap();
+    /// let backend = HostBackend::new(HostBackendOptions::new(runs.path()));
+    /// let env = backend.start_job(&JobSpec::new("build", repo.path())).await.unwrap();
+    /// env.stop().await.unwrap();
+    /// backend.wait_for_removals().unwrap();
+    /// assert_eq!(std::fs::read_dir(runs.path()).unwrap().count(), 0);
+    /// # });
+    /// ```
+    pub fn wait_for_removals(&self) -> Result<(), BackendError> {
+        self.removals.wait()
+    }
+}
+
+/// Run directories being deleted on background threads.
+#[derive(Debug, Default)]
+struct Removals {
+    pending: Mutex<Vec<JoinHandle<Result<(), BackendError>>>>,
+    /// The first error of a deletion that finished before anyone waited for it.
+    failed: Mutex<Option<BackendError>>,
+}
+
+impl Removals {
+    /// Deletes `dir` on a new thread.
+    fn start(&self, dir: PathBuf) -> Result<(), BackendError> {
+        let handle = std::thread::Builder::new()
+            .name("gha-remove".into())
+            .spawn(move || remove_dir(&dir))
+            .map_err(|e| BackendError::io("starting a removal thread", e))?;
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        // Reap the finished ones so that a long run does not accumulate handles.
+        let (done, running): (Vec<_>, Vec<_>) = pending.drain(..).partition(|h| h.is_finished());
+        *pending = running;
+        pending.push(handle);
+        drop(pending);
+        for h in done {
+            self.record(h.join());
+        }
+        Ok(())
+    }
+
+    fn record(&self, joined: std::thread::Result<Result<(), BackendError>>) {
+        let result =
+            joined.unwrap_or_else(|_| Err(BackendError::Other("a removal thread panicked".into())));
+        if let Err(e) = result {
+            self.failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+        }
+    }
+
+    fn wait(&self) -> Result<(), BackendError> {
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
+            self.record(h.join());
+        }
+        match self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Removals {
+    fn drop(&mut self) {
+        // The last owner (the backend or a job environment that outlived it) waits, so that
+        // nothing is left behind when the program ends.
+        let _ = self.wait();
+    }
+}
+
+fn remove_dir(dir: &Path) -> Result<(), BackendError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(BackendError::io(format!("removing {}", dir.display()), e)),
     }
 }
 
@@ -118,10 +211,13 @@ impl Backend for HostBackend {
             .unwrap_or_else(|| "repo".into());
         let spec = spec.clone();
         let keep = self.options.keep_run_dirs;
-        tokio::task::spawn_blocking(move || HostJobEnv::create(run_dir, &repo_name, &spec, keep))
-            .await
-            .map_err(|e| BackendError::Other(format!("job set-up panicked: {e}")))?
-            .map(|env| Box::new(env) as Box<dyn JobEnv>)
+        let removals = self.removals.clone();
+        tokio::task::spawn_blocking(move || {
+            HostJobEnv::create(run_dir, &repo_name, &spec, keep, removals)
+        })
+        .await
+        .map_err(|e| BackendError::Other(format!("job set-up panicked: {e}")))?
+        .map(|env| Box::new(env) as Box<dyn JobEnv>)
     }
 }
 
@@ -134,6 +230,7 @@ pub struct HostJobEnv {
     keep: bool,
     groups: process::ProcessGroups,
     stopped: AtomicBool,
+    removals: Arc<Removals>,
 }
 
 impl HostJobEnv {
@@ -142,6 +239,7 @@ impl HostJobEnv {
         repo_name: &str,
         spec: &JobSpec,
         keep: bool,
+        removals: Arc<Removals>,
     ) -> Result<HostJobEnv, BackendError> {
         let temp = run_dir.join("_temp");
         let tool = run_dir.join("_tool");
@@ -174,6 +272,7 @@ impl HostJobEnv {
             keep,
             groups: process::ProcessGroups::default(),
             stopped: AtomicBool::new(false),
+            removals,
         })
     }
 
@@ -248,17 +347,26 @@ impl JobEnv for HostJobEnv {
             return Ok(());
         }
         self.groups.kill_all();
-        if !self.keep {
-            let dir = self.run_dir.clone();
-            tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(BackendError::io(format!("removing {}", dir.display()), e)),
-            })
-            .await
-            .map_err(|e| BackendError::Other(e.to_string()))??;
+        if self.keep {
+            return Ok(());
         }
-        Ok(())
+        // Move the directory out of the way (one rename), delete it in the background.
+        let name = self
+            .run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let trash = self.run_dir.with_file_name(format!(".removing-{name}"));
+        match std::fs::rename(&self.run_dir, &trash) {
+            Ok(()) => self.removals.start(trash),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(_) => {
+                let dir = self.run_dir.clone();
+                tokio::task::spawn_blocking(move || remove_dir(&dir))
+                    .await
+                    .map_err(|e| BackendError::Other(e.to_string()))?
+            }
+        }
     }
 }
 
@@ -414,6 +522,50 @@ mod tests {
         assert!(!alive(pid));
         assert!(!Path::new(&temp).exists());
         env.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn run_dirs_are_removed_in_the_background_and_awaited_on_drop() {
+        let repo = tempfile::tempdir().unwrap();
+        for i in 0..200 {
+            std::fs::write(repo.path().join(format!("f{i}")), "x").unwrap();
+        }
+        let runs = tempfile::tempdir().unwrap();
+        let backend = HostBackend::new(HostBackendOptions::new(runs.path()));
+        for i in 0..5 {
+            let env = backend
+                .start_job(&JobSpec::new(format!("j{i}"), repo.path()))
+                .await
+                .unwrap();
+            let ws = env.paths().workspace.clone();
+            assert!(Path::new(&ws).join("f199").exists());
+            env.stop().await.unwrap();
+            // Gone from its place at once, whatever the deletion thread is doing.
+            assert!(!Path::new(&ws).exists());
+        }
+        drop(backend);
+        let left: Vec<_> = std::fs::read_dir(runs.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+
+    #[tokio::test]
+    async fn keep_run_dirs_keeps_them() {
+        let repo = tempfile::tempdir().unwrap();
+        let runs = tempfile::tempdir().unwrap();
+        let mut options = HostBackendOptions::new(runs.path());
+        options.keep_run_dirs = true;
+        let backend = HostBackend::new(options);
+        let env = backend
+            .start_job(&JobSpec::new("k", repo.path()))
+            .await
+            .unwrap();
+        let temp = env.paths().temp.clone();
+        env.stop().await.unwrap();
+        backend.wait_for_removals().unwrap();
+        assert!(Path::new(&temp).is_dir());
     }
 
     #[tokio::test]

@@ -6,24 +6,87 @@
 //! store through `objects/info/alternates`, so git commands work in the copy without touching
 //! the original. Outside git, the whole tree is copied.
 
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, mpsc};
 
 use crate::backend::BackendError;
 
+/// How many threads copy files. File creation dominates and mostly waits on the file system's
+/// journal, so a few more threads than cores keep it busy.
+const COPY_THREADS: usize = 6;
+
 /// Copies the working tree of `src` into `dst` (which must not exist yet or be empty).
+///
+/// In a git work tree, `git ls-files` runs while the light `.git` is made, and its output is
+/// streamed to the copying threads: files are copied while git is still listing, and each
+/// file's directories are created when the first file in them is.
 pub(crate) fn copy_working_tree(src: &Path, dst: &Path) -> Result<(), BackendError> {
     std::fs::create_dir_all(dst)
         .map_err(|e| BackendError::io(format!("creating {}", dst.display()), e))?;
-    let files = match git_working_tree_files(src) {
-        Some(files) => {
-            copy_git_dir(src, dst)?;
-            files
+    if src.join(".git").exists() {
+        match copy_git_listed(src, dst)? {
+            Listing::Done => return Ok(()),
+            // git is missing or refused: copy everything instead (files already copied are
+            // overwritten).
+            Listing::Unavailable => {}
         }
-        None => walk_files(src)?,
-    };
+    }
+    let files = walk_files(src)?;
     copy_files(src, dst, &files)
 }
+
+enum Listing {
+    Done,
+    Unavailable,
+}
+
+/// Streams `git ls-files` into the copying threads and makes the light `.git` meanwhile.
+fn copy_git_listed(src: &Path, dst: &Path) -> Result<Listing, BackendError> {
+    let Ok(mut child) = Command::new("git")
+        .arg("-C")
+        .arg(src)
+        .args(LS_FILES_ARGS)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return Ok(Listing::Unavailable);
+    };
+    let stdout = child.stdout.take().expect("piped stdout");
+    let copied = copy_parallel(src, dst, |tx| {
+        copy_git_dir(src, dst)?;
+        let mut last: Vec<u8> = Vec::new();
+        for item in BufReader::with_capacity(64 * 1024, stdout).split(0) {
+            let path = item.map_err(|e| BackendError::io("reading git ls-files output", e))?;
+            // Unmerged entries are listed once per stage, one after the other.
+            if path.is_empty() || path == last {
+                continue;
+            }
+            use std::os::unix::ffi::OsStrExt;
+            let _ = tx.send(PathBuf::from(std::ffi::OsStr::from_bytes(&path)));
+            last = path;
+        }
+        Ok(())
+    });
+    let status = child.wait();
+    copied?;
+    match status {
+        Ok(s) if s.success() => Ok(Listing::Done),
+        _ => Ok(Listing::Unavailable),
+    }
+}
+
+const LS_FILES_ARGS: [&str; 5] = [
+    "ls-files",
+    "-z",
+    "--cached",
+    "--others",
+    "--exclude-standard",
+];
 
 /// The files of a job's workspace as git sees them, relative to `src`: what
 /// `git ls-files --cached --others --exclude-standard` lists (tracked files plus untracked,
@@ -41,14 +104,8 @@ pub fn git_working_tree_files(src: &Path) -> Option<Vec<PathBuf>> {
     let out = Command::new("git")
         .arg("-C")
         .arg(src)
-        .args([
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ])
-        .stderr(std::process::Stdio::null())
+        .args(LS_FILES_ARGS)
+        .stderr(Stdio::null())
         .output()
         .ok()?;
     if !out.status.success() {
@@ -83,57 +140,171 @@ fn walk_files(src: &Path) -> Result<Vec<PathBuf>, BackendError> {
 
 /// Copies `files` (relative paths) from `src` to `dst`, on a few threads.
 fn copy_files(src: &Path, dst: &Path, files: &[PathBuf]) -> Result<(), BackendError> {
-    // Create directories first, once each, in order.
-    let mut dirs: Vec<&Path> = files.iter().filter_map(|f| f.parent()).collect();
-    dirs.sort();
-    dirs.dedup();
-    for d in dirs {
-        if !d.as_os_str().is_empty() {
-            let target = dst.join(d);
-            std::fs::create_dir_all(&target)
-                .map_err(|e| BackendError::io(format!("creating {}", target.display()), e))?;
+    copy_parallel(src, dst, |tx| {
+        for f in files {
+            let _ = tx.send(f.clone());
         }
-    }
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 4);
-    let chunk = files.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().try_for_each(|f| copy_one(src, dst, f))))
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(BackendError::Other("copy thread panicked".into())))
-        })
+        Ok(())
     })
 }
 
+/// Runs `produce` on this thread while [`COPY_THREADS`] threads copy every relative path it
+/// sends from `src` to `dst`. The first error wins.
+fn copy_parallel(
+    src: &Path,
+    dst: &Path,
+    produce: impl FnOnce(&mpsc::Sender<PathBuf>) -> Result<(), BackendError>,
+) -> Result<(), BackendError> {
+    let (tx, rx) = mpsc::channel::<PathBuf>();
+    let rx = Mutex::new(rx);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..COPY_THREADS)
+            .map(|_| {
+                let rx = &rx;
+                scope.spawn(move || -> Result<(), BackendError> {
+                    loop {
+                        let next = rx.lock().map_err(|_| poisoned())?.recv();
+                        match next {
+                            Ok(rel) => copy_one(src, dst, &rel)?,
+                            Err(_) => return Ok(()),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let produced = produce(&tx);
+        drop(tx);
+        let mut result = produced;
+        for w in workers {
+            let r = w
+                .join()
+                .unwrap_or_else(|_| Err(BackendError::Other("copy thread panicked".into())));
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    })
+}
+
+fn poisoned() -> BackendError {
+    BackendError::Other("a copy thread panicked".into())
+}
+
+/// Copies one entry: a regular file with its permission bits (through `copy_file_range`, so
+/// the kernel copies, or shares blocks where the file system can), a symbolic link as a link,
+/// a directory (a submodule or nested repository, which git lists as one entry) whole.
+/// Missing parent directories of the destination are created on demand.
 fn copy_one(src: &Path, dst: &Path, rel: &Path) -> Result<(), BackendError> {
     let from = src.join(rel);
     let to = dst.join(rel);
-    let meta = match std::fs::symlink_metadata(&from) {
-        Ok(m) => m,
+    // O_NOFOLLOW: a symbolic link fails to open (ELOOP) instead of being followed, which saves
+    // an lstat per file.
+    let input = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&from)
+    {
+        Ok(f) => f,
         // Listed by git but deleted in the working tree: nothing to copy.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return copy_link(&from, &to),
         Err(e) => return Err(BackendError::io(format!("reading {}", from.display()), e)),
     };
-    if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(&from)
-            .map_err(|e| BackendError::io(format!("reading link {}", from.display()), e))?;
-        std::os::unix::fs::symlink(&target, &to)
-            .map_err(|e| BackendError::io(format!("creating link {}", to.display()), e))?;
-    } else if meta.is_dir() {
-        // A submodule or nested repository: git lists it as one entry. Copy it whole.
+    let meta = input
+        .metadata()
+        .map_err(|e| BackendError::io(format!("reading {}", from.display()), e))?;
+    if meta.is_dir() {
         let files = walk_files(&from)?;
-        std::fs::create_dir_all(&to)
-            .map_err(|e| BackendError::io(format!("creating {}", to.display()), e))?;
-        copy_files(&from, &to, &files)?;
-    } else {
-        std::fs::copy(&from, &to)
-            .map_err(|e| BackendError::io(format!("copying {}", from.display()), e))?;
+        create_dir(&to)?;
+        return copy_files(&from, &to, &files);
+    }
+    let open_output = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(meta.mode() & 0o7777)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&to)
+    };
+    let output = match open_output() {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = to.parent() {
+                create_dir(parent)?;
+            }
+            open_output().map_err(|e| BackendError::io(format!("creating {}", to.display()), e))?
+        }
+        Err(e) => return Err(BackendError::io(format!("creating {}", to.display()), e)),
+    };
+    copy_contents(&input, &output, meta.len())
+        .map_err(|e| BackendError::io(format!("copying {}", from.display()), e))
+}
+
+fn create_dir(dir: &Path) -> Result<(), BackendError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| BackendError::io(format!("creating {}", dir.display()), e))
+}
+
+fn copy_link(from: &Path, to: &Path) -> Result<(), BackendError> {
+    let target = std::fs::read_link(from)
+        .map_err(|e| BackendError::io(format!("reading link {}", from.display()), e))?;
+    let link = || std::os::unix::fs::symlink(&target, to);
+    match link() {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = to.parent() {
+                create_dir(parent)?;
+            }
+            link().map_err(|e| BackendError::io(format!("creating link {}", to.display()), e))
+        }
+        // The fallback copy after a failed listing meets links made the first time.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(BackendError::io(
+            format!("creating link {}", to.display()),
+            e,
+        )),
+    }
+}
+
+/// Copies the `len` bytes fstat saw (a file still being written is copied as it was a moment
+/// ago, as `cp` does) with `copy_file_range`, falling back to read/write where the kernel or
+/// file system cannot.
+fn copy_contents(input: &std::fs::File, output: &std::fs::File, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut remaining = len;
+    while remaining > 0 {
+        // SAFETY: both descriptors are open for the duration of the call; null offsets use
+        // (and advance) the files' own positions.
+        let n = unsafe {
+            libc::copy_file_range(
+                input.as_raw_fd(),
+                std::ptr::null_mut(),
+                output.as_raw_fd(),
+                std::ptr::null_mut(),
+                remaining.min(1 << 30) as usize,
+                0,
+            )
+        };
+        match n {
+            0 => break, // the file shrank
+            n if n > 0 => remaining -= n as u64,
+            _ => {
+                let e = std::io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(
+                        libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP | libc::EPERM,
+                    ) => {
+                        let mut limited = std::io::Read::take(input, remaining);
+                        std::io::copy(&mut limited, &mut &*output)?;
+                        break;
+                    }
+                    _ => return Err(e),
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -166,9 +337,12 @@ fn copy_git_dir(src: &Path, dst: &Path) -> Result<(), BackendError> {
     }
     let refs = src_git.join("refs");
     if refs.is_dir() {
-        let files = walk_files(&refs)?;
-        std::fs::create_dir_all(dst_git.join("refs")).map_err(|e| io("creating", &dst_git, e))?;
-        copy_files(&refs, &dst_git.join("refs"), &files)?;
+        // A handful of files: not worth threads.
+        let dst_refs = dst_git.join("refs");
+        std::fs::create_dir_all(&dst_refs).map_err(|e| io("creating", &dst_git, e))?;
+        for f in walk_files(&refs)? {
+            copy_one(&refs, &dst_refs, &f)?;
+        }
     }
     let objects =
         std::fs::canonicalize(src_git.join("objects")).map_err(|e| io("resolving", &src_git, e))?;
@@ -231,6 +405,54 @@ mod tests {
             .unwrap();
         assert!(out.status.success());
         assert_eq!(String::from_utf8_lossy(&out.stdout), "?? new.txt\n");
+    }
+
+    #[test]
+    fn keeps_modes_contents_links_and_deep_directories() {
+        use std::os::unix::fs::PermissionsExt;
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        git(src.path(), &["init", "-q"]);
+        std::fs::create_dir_all(src.path().join("a/b/c")).unwrap();
+        let script = src.path().join("a/b/c/run.sh");
+        std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Larger than one copy chunk of small files, and not a multiple of the page size.
+        let big: Vec<u8> = (0..3_000_001u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(src.path().join("a/big.bin"), &big).unwrap();
+        std::fs::write(src.path().join("empty"), "").unwrap();
+        std::os::unix::fs::symlink("b/c/run.sh", src.path().join("a/link")).unwrap();
+        std::os::unix::fs::symlink("../nowhere", src.path().join("dangling")).unwrap();
+        git(src.path(), &["add", "."]);
+        git(src.path(), &["commit", "-qm", "init"]);
+        // Untracked, in a directory git has never seen.
+        std::fs::create_dir_all(src.path().join("new/deeper")).unwrap();
+        std::fs::write(src.path().join("new/deeper/x"), "x").unwrap();
+
+        let ws = dst.path().join("ws");
+        copy_working_tree(src.path(), &ws).unwrap();
+        let mode = std::fs::metadata(ws.join("a/b/c/run.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "mode {mode:o}");
+        assert_eq!(std::fs::read(ws.join("a/big.bin")).unwrap(), big);
+        assert_eq!(std::fs::read(ws.join("empty")).unwrap(), b"");
+        assert_eq!(
+            std::fs::read_link(ws.join("a/link")).unwrap(),
+            Path::new("b/c/run.sh")
+        );
+        assert_eq!(
+            std::fs::read_link(ws.join("dangling")).unwrap(),
+            Path::new("../nowhere")
+        );
+        assert_eq!(std::fs::read(ws.join("new/deeper/x")).unwrap(), b"x");
+        // A copy, not a link: writing to the workspace leaves the source alone.
+        std::fs::write(ws.join("a/b/c/run.sh"), "changed").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&script).unwrap(),
+            "#!/bin/sh\necho hi\n"
+        );
     }
 
     #[test]
