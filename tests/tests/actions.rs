@@ -4,10 +4,9 @@
 //! from the API. GitHub is a local server with GitHub's REST shapes (`gha_actions::test_server`).
 
 use std::path::Path;
-use std::process::Output;
 
 use gha_actions::test_server::GitHubServer;
-use gha_tests::{Gha, RunResult, fixtures};
+use gha_tests::{Gha, RunResult, backend_tests, fixtures};
 
 /// A GitHub-shaped server (kept alive by its runtime) and an action cache for `gha`.
 struct FakeGitHub {
@@ -56,26 +55,16 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, u32, Vec<u8>)>) {
     }
 }
 
-/// `gha run <args> --github-api-url <server> --report <file>` with `cache` as the action cache.
+/// `gha run <args> --github-api-url <server> --report <file>` on `gha`'s backend, with `cache`
+/// as the action cache.
 fn run(gha: &Gha, gh: &FakeGitHub, cache: &Path, args: &[&str]) -> RunResult {
-    let report = gha.out.path().join("report.json");
-    let _ = std::fs::remove_file(&report);
     let api = gh.api();
-    let mut all = vec!["run", "--github-api-url", api.as_str()];
+    let mut all = vec!["--github-api-url", api.as_str()];
     all.extend_from_slice(args);
-    let report_s = report.to_string_lossy().into_owned();
-    all.extend_from_slice(&["--report", &report_s]);
-    let output: Output = gha
-        .command(&all)
-        .env("GHA_ACTION_CACHE", cache)
-        .env_remove("GITHUB_TOKEN")
-        .output()
-        .expect("running gha");
-    let report = std::fs::read_to_string(&report)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(serde_json::Value::Null);
-    RunResult { output, report }
+    gha.run_with(&all, |cmd| {
+        cmd.env("GHA_ACTION_CACHE", cache)
+            .env_remove("GITHUB_TOKEN");
+    })
 }
 
 fn position(out: &str, needle: &str) -> usize {
@@ -102,12 +91,12 @@ jobs:
         run: echo "never" "printed"
 "#;
 
-#[test]
-fn javascript_action_pre_main_post_state_inputs_outputs_and_the_cache() {
+backend_tests! {
+fn javascript_action_pre_main_post_state_inputs_outputs_and_the_cache(backend) {
     let gh = FakeGitHub::start();
     gh.serve("octo", "hello-js", &["v1"], "hello-js");
     let cache = tempfile::tempdir().unwrap();
-    let gha = Gha::with_workflow(JS_WORKFLOW);
+    let gha = Gha::with_workflow(JS_WORKFLOW).on(backend);
 
     let r = run(&gha, &gh, cache.path(), &[]);
     let out = r.stdout();
@@ -182,9 +171,10 @@ fn javascript_action_pre_main_post_state_inputs_outputs_and_the_cache() {
     assert!(!all.contains("main: hello"));
     assert_eq!(gh.requests().len(), first.len());
 }
+}
 
-#[test]
-fn post_steps_run_in_reverse_after_a_failed_main() {
+backend_tests! {
+fn post_steps_run_in_reverse_after_a_failed_main(backend) {
     let gh = FakeGitHub::start();
     gh.serve("octo", "hello-js", &["v1", "v2"], "hello-js");
     let cache = tempfile::tempdir().unwrap();
@@ -201,7 +191,8 @@ jobs:
         env: {FAIL_MAIN: "yes"}
         with: {who-to greet: second, level: "1"}
 "#,
-    );
+    )
+    .on(backend);
     let r = run(&gha, &gh, cache.path(), &[]);
     let out = r.stdout();
     assert_eq!(r.code(), 1, "{}", r.all_output());
@@ -210,15 +201,16 @@ jobs:
     let first = position(&out, "post: who=first");
     assert!(second < first, "post steps must run last-first:\n{out}");
 }
+}
 
-#[test]
-fn nested_composite_actions_across_repositories() {
+backend_tests! {
+fn nested_composite_actions_across_repositories(backend) {
     let gh = FakeGitHub::start();
     gh.serve("octo", "hello-js", &["v1"], "hello-js");
     gh.serve("octo", "inner-composite", &["v1"], "inner-composite");
     gh.serve("octo", "outer-composite", &["v1"], "outer-composite");
     let cache = tempfile::tempdir().unwrap();
-    let gha = Gha::empty();
+    let gha = Gha::empty().on(backend);
     gha.write("sub/.keep", "");
     gha.write(
         ".github/workflows/ci.yml",
@@ -256,9 +248,10 @@ jobs:
     // The nested JavaScript action's post step still runs at job end.
     assert!(out.contains("post: who=bob-nested"), "{out}");
 }
+}
 
-#[test]
-fn bad_references_fail_with_clear_errors() {
+backend_tests! {
+fn bad_references_fail_with_clear_errors(backend) {
     let gh = FakeGitHub::start();
     gh.serve("octo", "hello-js", &["v1"], "hello-js");
     gh.serve("octo", "lib", &["v1"], "app");
@@ -266,7 +259,8 @@ fn bad_references_fail_with_clear_errors() {
     let case = |uses: &str| {
         let gha = Gha::with_workflow(&format!(
             "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: {uses}\n      - run: echo after\n        if: always()\n"
-        ));
+        ))
+        .on(backend);
         run(&gha, &gh, cache.path(), &[])
     };
     let r = case("octo/nope@v1");
@@ -327,22 +321,17 @@ fn bad_references_fail_with_clear_errors() {
     // Unreachable API.
     let gha = Gha::with_workflow(
         "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: octo/hello-js@v1\n",
-    );
+    )
+    .on(backend);
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
     drop(l);
     let cold = tempfile::tempdir().unwrap();
-    let out = gha
-        .command(&["run", "--github-api-url", &dead])
-        .env("GHA_ACTION_CACHE", cold.path())
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    let r = gha.run_with(&["--github-api-url", &dead], |cmd| {
+        cmd.env("GHA_ACTION_CACHE", cold.path());
+    });
+    let all = r.all_output();
+    assert_eq!(r.code(), 1, "{all}");
     assert!(
         all.contains(&format!(
             "Cannot reach the GitHub API at {dead} while resolving `octo/hello-js@v1`"
@@ -350,14 +339,15 @@ fn bad_references_fail_with_clear_errors() {
         "{all}"
     );
 }
+}
 
-#[test]
-fn two_runs_fill_the_same_cold_cache_at_once() {
+backend_tests! {
+fn two_runs_fill_the_same_cold_cache_at_once(backend) {
     let gh = FakeGitHub::start();
     gh.serve("octo", "hello-js", &["v1"], "hello-js");
     let cache = tempfile::tempdir().unwrap();
-    let a = Gha::with_workflow(JS_WORKFLOW);
-    let b = Gha::with_workflow(JS_WORKFLOW);
+    let a = Gha::with_workflow(JS_WORKFLOW).on(backend);
+    let b = Gha::with_workflow(JS_WORKFLOW).on(backend);
     let (ra, rb) = std::thread::scope(|s| {
         let ta = s.spawn(|| run(&a, &gh, cache.path(), &[]));
         let tb = s.spawn(|| run(&b, &gh, cache.path(), &[]));
@@ -368,26 +358,28 @@ fn two_runs_fill_the_same_cold_cache_at_once() {
         assert_eq!(r.step("greet", "hello")["conclusion"], "success");
     }
 }
+}
 
-#[test]
-fn action_dir_override_uses_a_local_checkout() {
+backend_tests! {
+fn action_dir_override_uses_a_local_checkout(backend) {
     let gh = FakeGitHub::start();
     let cache = tempfile::tempdir().unwrap();
-    let gha = Gha::with_workflow(JS_WORKFLOW);
+    let gha = Gha::with_workflow(JS_WORKFLOW).on(backend);
     let dir = fixtures().join("actions/hello-js");
     let flag = format!("octo/hello-js@v1={}", dir.display());
     let r = run(&gha, &gh, cache.path(), &["--action-dir", &flag]);
     assert!(r.stdout().contains("got=hello you"), "{}", r.all_output());
     assert!(gh.requests().is_empty());
 }
+}
 
-#[test]
-fn runs_a_repository_at_a_commit_from_the_api() {
+backend_tests! {
+fn runs_a_repository_at_a_commit_from_the_api(backend) {
     let gh = FakeGitHub::start();
     gh.serve("octo", "hello-js", &["v1"], "hello-js");
     let sha = gh.serve("octo", "app", &["main"], "app");
     let cache = tempfile::tempdir().unwrap();
-    let gha = Gha::empty();
+    let gha = Gha::empty().on(backend);
     let r = run(
         &gha,
         &gh,
@@ -450,6 +442,7 @@ fn runs_a_repository_at_a_commit_from_the_api() {
         r.all_output()
     );
 }
+}
 
 const CALLER: &str = r#"
 on: push
@@ -475,12 +468,12 @@ jobs:
       - run: echo "remote said ${{ needs.remote.outputs.report }}"
 "#;
 
-#[test]
-fn reusable_workflows_local_and_remote() {
+backend_tests! {
+fn reusable_workflows_local_and_remote(backend) {
     let gh = FakeGitHub::start();
     gh.serve("octo", "ci-workflows", &["v1"], "ci-workflows");
     let cache = tempfile::tempdir().unwrap();
-    let gha = Gha::empty();
+    let gha = Gha::empty().on(backend);
     let callee = std::fs::read_to_string(
         fixtures().join("actions/ci-workflows/.github/workflows/reusable.yml"),
     )
@@ -505,12 +498,13 @@ fn reusable_workflows_local_and_remote() {
     assert!(out.contains("local (mint) / Work"), "{out}");
     assert!(out.contains("remote / Work"), "{out}");
 }
+}
 
-#[test]
-fn reusable_workflow_errors() {
+backend_tests! {
+fn reusable_workflow_errors(backend) {
     let gh = FakeGitHub::start();
     let cache = tempfile::tempdir().unwrap();
-    let gha = Gha::empty();
+    let gha = Gha::empty().on(backend);
     gha.write(
         ".github/workflows/push.yml",
         "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n",
@@ -534,22 +528,6 @@ fn reusable_workflow_errors() {
         "{all}"
     );
 }
-
-/// Whether a Docker engine with the local base image answers (`GHA_REQUIRE_DOCKER=1` makes its
-/// absence a failure, as in `.ci/run`).
-fn docker_with_base_image() -> bool {
-    let ok = std::process::Command::new("docker")
-        .args(["image", "inspect", "gha-runner/base:bookworm"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("GHA_REQUIRE_DOCKER").as_deref() != Ok("1"),
-            "GHA_REQUIRE_DOCKER=1 but no Docker engine with gha-runner/base:bookworm"
-        );
-        eprintln!("skipping: no Docker engine with gha-runner/base:bookworm");
-    }
-    ok
 }
 
 const DOCKER_WORKFLOW: &str = r#"
@@ -580,40 +558,58 @@ fn docker_repo() -> Gha {
     gha
 }
 
-#[test]
-fn docker_actions_run_on_the_engine() {
-    if !docker_with_base_image() {
+backend_tests! {
+fn docker_actions_run_on_the_engine(backend) {
+    if !gha_tests::docker_available() {
         return;
     }
     let gh = FakeGitHub::start();
     let cache = tempfile::tempdir().unwrap();
-    let gha = docker_repo();
+    let gha = docker_repo().on(backend);
     let r = run(&gha, &gh, cache.path(), &[]);
     let out = r.stdout();
+    if backend.is_ecs() {
+        // An ECS task has no Docker engine: the step fails with a clear error and nothing runs.
+        assert_eq!(r.code(), 1, "{}", r.all_output());
+        assert!(
+            r.all_output().contains("ECS_DOCKER_ACTION_ERROR"),
+            "{}",
+            r.all_output()
+        );
+        assert!(!out.contains("hi from the image"), "{out}");
+        return;
+    }
     assert_eq!(r.code(), 0, "{}", r.all_output());
     assert!(out.contains("hi from the image"), "{out}");
     assert!(out.contains("hello world input=world env=yes-env"), "{out}");
     assert!(out.contains("said=hi-world"), "{out}");
 }
+}
 
-#[test]
-fn docker_actions_without_an_engine_fail_clearly() {
+backend_tests! {
+fn docker_actions_without_an_engine_fail_clearly(backend) {
+    if backend.is_ecs() {
+        // The job's engine does not come from DOCKER_HOST here: an ECS task has none at all,
+        // which `docker_actions_run_on_the_engine::ecs` checks.
+        eprintln!("skipped: DOCKER_HOST does not reach into an ECS task");
+        return;
+    }
     let gh = FakeGitHub::start();
     let cache = tempfile::tempdir().unwrap();
-    let gha = docker_repo();
+    let gha = docker_repo().on(backend);
     let api = gh.api();
-    let out = gha
-        .command(&["run", "--github-api-url", &api])
-        .env("GHA_ACTION_CACHE", cache.path())
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    let r = gha.run_with(&["--github-api-url", &api], |cmd| {
+        cmd.env("GHA_ACTION_CACHE", cache.path())
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    });
+    let all = r.all_output();
+    if backend.is_docker() {
+        // The whole backend needs the engine: bad input before any job starts.
+        assert_eq!(r.code(), 2, "{all}");
+        assert!(all.contains("cannot use Docker"), "{all}");
+        return;
+    }
+    assert_eq!(r.code(), 1, "{all}");
     assert!(
         all.contains(
             "`docker://gha-runner/base:bookworm` is a Docker action, but no Docker engine answers"
@@ -621,9 +617,10 @@ fn docker_actions_without_an_engine_fail_clearly() {
         "{all}"
     );
 }
+}
 
-#[test]
-fn timeout_minutes_stops_a_javascript_action() {
+backend_tests! {
+fn timeout_minutes_stops_a_javascript_action(backend) {
     let gh = FakeGitHub::start();
     gh.serve("octo", "hello-js", &["v1"], "hello-js");
     let cache = tempfile::tempdir().unwrap();
@@ -640,7 +637,8 @@ jobs:
         env: {SLEEP_MAIN: "yes"}
         with: {level: "1"}
 "#,
-    );
+    )
+    .on(backend);
     let started = std::time::Instant::now();
     let r = run(&gha, &gh, cache.path(), &[]);
     assert!(started.elapsed() < std::time::Duration::from_secs(40));
@@ -654,9 +652,10 @@ jobs:
     assert!(!r.stdout().contains("woke up"));
     assert_eq!(r.step("t", "slow")["outcome"], "failure");
 }
+}
 
-#[test]
-fn checkout_is_local_unless_real_checkout_or_another_repository() {
+backend_tests! {
+fn checkout_is_local_unless_real_checkout_or_another_repository(backend) {
     let gh = FakeGitHub::start();
     gh.serve("actions", "checkout", &["v4"], "fake-checkout");
     let cache = tempfile::tempdir().unwrap();
@@ -671,7 +670,8 @@ jobs:
       - uses: actions/checkout@v4
         with: {repository: other/repo}
 "#,
-    );
+    )
+    .on(backend);
     let r = run(&gha, &gh, cache.path(), &[]);
     assert_eq!(r.code(), 0, "{}", r.all_output());
     let out = r.stdout();
@@ -692,12 +692,13 @@ jobs:
         r.all_output()
     );
 }
+}
 
-#[test]
-fn composite_nesting_stops_at_the_runners_depth_limit() {
+backend_tests! {
+fn composite_nesting_stops_at_the_runners_depth_limit(backend) {
     let gh = FakeGitHub::start();
     let cache = tempfile::tempdir().unwrap();
-    let gha = Gha::empty();
+    let gha = Gha::empty().on(backend);
     gha.write(
         "rec/action.yml",
         "name: rec\ndescription: calls itself\nruns:\n  using: composite\n  steps:\n    - run: echo nesting-level\n      shell: bash\n    - uses: ./rec\n",
@@ -724,4 +725,5 @@ fn composite_nesting_stops_at_the_runners_depth_limit() {
         9,
         "{all}"
     );
+}
 }

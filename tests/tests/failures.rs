@@ -2,13 +2,14 @@
 
 use std::time::{Duration, Instant};
 
-use gha_tests::{Gha, group_members, process_alive};
+use gha_tests::{Backend, Gha, RunResult, backend_tests, group_members, process_alive};
 
-#[test]
-fn bad_input_exits_2_with_a_located_message() {
+backend_tests! {
+fn bad_input_exits_2_with_a_located_message(b) {
     let gha = Gha::with_workflow(
         "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo ${{ 1 + }}\n",
-    );
+    )
+    .on(b);
     let r = gha.run(&[]);
     assert_eq!(r.code(), 2, "{}", r.all_output());
     assert!(
@@ -17,13 +18,16 @@ fn bad_input_exits_2_with_a_located_message() {
         r.stderr()
     );
 
-    let gha = Gha::with_workflow("on: push\njobs:\n  a:\n    runs-on: x\n    stepz: []\n");
+    let gha =
+        Gha::with_workflow("on: push\njobs:\n  a:\n    runs-on: x\n    stepz: []\n").on(b);
     let r = gha.run(&[]);
     assert_eq!(r.code(), 2);
     assert!(r.stderr().contains("ci.yml:5:"), "{}", r.stderr());
 
-    let gha =
-        Gha::with_workflow("on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: 'true'}]\n");
+    let gha = Gha::with_workflow(
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: 'true'}]\n",
+    )
+    .on(b);
     let r = gha.run(&["-j", "nope"]);
     assert_eq!(r.code(), 2);
     assert!(r.stderr().contains("no job named 'nope'"), "{}", r.stderr());
@@ -37,9 +41,8 @@ fn bad_input_exits_2_with_a_located_message() {
     assert_eq!(r.code(), 2);
 }
 
-#[test]
-fn multi_line_secrets_are_masked_everywhere() {
-    let gha = Gha::with_fixture("secrets.yml");
+fn multi_line_secrets_are_masked_everywhere(b) {
+    let gha = Gha::with_fixture("secrets.yml").on(b);
     let secret_file = gha.out.path().join("secrets.env");
     std::fs::write(
         &secret_file,
@@ -68,18 +71,16 @@ fn multi_line_secrets_are_masked_everywhere() {
     );
 }
 
-#[test]
-fn step_and_job_timeouts() {
-    let gha = Gha::with_fixture("timeouts.yml");
-    let pids = gha.out.path().join("pids");
+fn step_and_job_timeouts(b) {
+    let gha = Gha::with_fixture("timeouts.yml").on(b);
     let started = Instant::now();
-    let r = gha.run(&["--env", &format!("PIDS={}", pids.display())]);
+    let r = gha.run(&[]);
     let out = r.stdout();
     assert_eq!(r.code(), 1, "{}", r.all_output());
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(r.step("step-timeout", "slow")["outcome"], "failure");
     assert!(
-        out.contains("The action 'Run echo $$ >> \"$PIDS\"' has timed out after 0.02 minutes."),
+        out.contains("The action 'Run echo \"pgid=$$\"' has timed out after 0.02 minutes."),
         "{out}"
     );
     assert_eq!(r.step("step-timeout", "next")["outcome"], "success");
@@ -93,109 +94,50 @@ fn step_and_job_timeouts() {
         "{out}"
     );
     assert!(out.contains("The operation was canceled."), "{out}");
-    assert_no_orphans(&pids, 2);
+    assert_no_orphans(b, &r, 2);
 }
 
-/// Every step shell recorded in `pidfile` led a process group; none of them has a live member.
-fn assert_no_orphans(pidfile: &std::path::Path, expected: usize) {
-    let text = std::fs::read_to_string(pidfile).unwrap();
-    let leaders: Vec<i32> = text
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    assert_eq!(leaders.len(), expected, "{text}");
-    std::thread::sleep(Duration::from_millis(100));
-    for pgid in leaders {
-        assert_eq!(
-            group_members(pgid),
-            Vec::<i32>::new(),
-            "process group {pgid} survived"
-        );
+fn sigint_cancels_runs_cleanup_and_leaves_no_process_group(b) {
+    let gha = Gha::with_fixture("slow.yml").on(b);
+    let mut run = gha.spawn_run(&[]);
+    let so_far = run.wait_for_output("sleeper running", Duration::from_secs(60));
+    let (shell_pid, sleep_pid) = (numbers(&so_far, "pgid")[0], numbers(&so_far, "sleep")[0]);
+    if b.steps_share_our_pid_namespace() {
+        assert!(process_alive(sleep_pid));
     }
-}
-
-#[test]
-fn sigint_cancels_runs_cleanup_and_leaves_no_process_group() {
-    let gha = Gha::with_fixture("slow.yml");
-    let pidfile = gha.out.path().join("pids");
-    let report = gha.out.path().join("report.json");
-    let mut child = gha
-        .command(&[
-            "run",
-            "--report",
-            report.to_str().unwrap(),
-            "--env",
-            &format!("PIDFILE={}", pidfile.display()),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !pidfile.exists()
-        || std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .split_whitespace()
-            .count()
-            < 2
-    {
-        assert!(Instant::now() < deadline, "the step never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let text = std::fs::read_to_string(&pidfile).unwrap();
-    let pids: Vec<i32> = text
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    let (shell_pid, sleep_pid) = (pids[0], pids[1]);
-    assert!(process_alive(sleep_pid));
-    // SAFETY: sending a signal to our own child.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let status = child.wait().unwrap();
-    let mut stdout = String::new();
-    use std::io::Read;
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    assert_eq!(status.code(), Some(1), "{stdout}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    assert_eq!(report["conclusion"], "cancelled");
-    let steps = &report["jobs"][0]["steps"];
+    run.signal(libc::SIGINT);
+    let r = run.wait();
+    let stdout = r.stdout();
+    assert_eq!(r.code(), 1, "{}", r.all_output());
+    assert_eq!(r.report["conclusion"], "cancelled");
+    let steps = &r.report["jobs"][0]["steps"];
     assert_eq!(steps[0]["outcome"], "cancelled");
     assert_eq!(steps[1]["outcome"], "success", "{stdout}");
     assert_eq!(steps[2]["outcome"], "skipped");
     assert!(stdout.contains("cleanup ran; status=cancelled"), "{stdout}");
-    // The step's process group (the shell is its leader) is gone, grandchild included.
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(!process_alive(sleep_pid), "sleep {sleep_pid} survived");
-    assert_eq!(group_members(shell_pid), Vec::<i32>::new());
+    if b.steps_share_our_pid_namespace() {
+        // The step's process group (the shell is its leader) is gone, grandchild included.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!process_alive(sleep_pid), "sleep {sleep_pid} survived");
+        assert_eq!(group_members(shell_pid), Vec::<i32>::new());
+    }
+    // In Docker the step's processes live in the job container: `run.wait()` checked that
+    // the run's containers are gone. Under ECS it checked that no task is RUNNING and every
+    // agent exited.
     // Run directories were removed.
-    let runs = gha.out.path().join("gha-runs");
-    let left: Vec<_> = std::fs::read_dir(&runs)
-        .map(|d| d.flatten().collect())
-        .unwrap_or_default();
-    assert!(left.is_empty(), "run dirs left: {left:?}");
+    for dir in ["gha-runs", "gha-docker"] {
+        let runs = gha.out.path().join(dir);
+        let left: Vec<_> = std::fs::read_dir(&runs)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "run dirs left: {left:?}");
+    }
 }
 
-#[test]
-fn fail_fast_cancels_siblings_and_max_parallel_serialises() {
-    let gha = Gha::with_fixture("failfast.yml");
-    let log = gha.out.path().join("serial.log");
-    let pids = gha.out.path().join("pids");
+fn fail_fast_cancels_siblings_and_max_parallel_serialises(b) {
+    let gha = Gha::with_fixture("failfast.yml").on(b);
     let started = Instant::now();
-    let r = gha.run(&[
-        "--env",
-        &format!("LOG={}", log.display()),
-        "--env",
-        &format!("PIDS={}", pids.display()),
-        "--jobs",
-        "4",
-    ]);
+    let r = gha.run(&["--jobs", "4"]);
     assert_eq!(r.code(), 1, "{}", r.all_output());
     assert!(
         started.elapsed() < Duration::from_secs(25),
@@ -213,7 +155,7 @@ fn fail_fast_cancels_siblings_and_max_parallel_serialises() {
         .collect();
     by_name.sort();
     // Legs 1 and 2 started (max-parallel: 2) and leg 2 was stopped; leg 3 never started.
-    assert_no_orphans(&pids, 2);
+    assert_no_orphans(b, &r, 2);
     assert_eq!(
         by_name,
         [
@@ -223,21 +165,54 @@ fn fail_fast_cancels_siblings_and_max_parallel_serialises() {
         ]
     );
     // max-parallel: 1 — each leg ends before the next starts.
-    let text = std::fs::read_to_string(&log).unwrap();
-    let events: Vec<(String, u128)> = text
-        .lines()
-        .map(|l| {
-            let parts: Vec<&str> = l.split_whitespace().collect();
-            (parts[0].to_string(), parts[2].parse().unwrap())
+    let events: Vec<(String, u128)> = r
+        .printed("serial")
+        .iter()
+        .filter_map(|v| {
+            let mut parts = v.trim_matches('"').split(':');
+            let kind = parts.next()?.to_string();
+            let _leg = parts.next()?;
+            Some((kind, parts.next()?.parse().ok()?))
         })
         .collect();
-    assert_eq!(events.len(), 6, "{text}");
+    assert_eq!(events.len(), 6, "{}", r.all_output());
     let mut sorted = events.clone();
     sorted.sort_by_key(|e| e.1);
     let kinds: Vec<&str> = sorted.iter().map(|e| e.0.as_str()).collect();
     assert_eq!(
         kinds,
         ["start", "end", "start", "end", "start", "end"],
-        "{text}"
+        "{}",
+        r.all_output()
     );
+}
+}
+
+/// The numbers steps printed as `KEY=NUMBER` (the script echo before them shows `KEY=$…`,
+/// which is not a number).
+fn numbers(text: &str, key: &str) -> Vec<i32> {
+    gha_tests::printed(text, key)
+        .iter()
+        .filter_map(|v| v.trim_matches('"').parse().ok())
+        .collect()
+}
+
+/// Every step shell that printed `pgid=N` led a process group; none of them has a live member
+/// (where the steps' processes are processes of our PID namespace: host, and ECS agents run as
+/// processes). In Docker `run` checked that the run's containers are gone instead; under ECS
+/// also that no task is RUNNING and every agent exited.
+fn assert_no_orphans(b: Backend, r: &RunResult, expected: usize) {
+    let leaders = numbers(&r.stdout(), "pgid");
+    assert_eq!(leaders.len(), expected, "{}", r.all_output());
+    if !b.steps_share_our_pid_namespace() {
+        return;
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    for pgid in leaders {
+        assert_eq!(
+            group_members(pgid),
+            Vec::<i32>::new(),
+            "process group {pgid} survived"
+        );
+    }
 }

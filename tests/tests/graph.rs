@@ -1,10 +1,10 @@
 //! The job graph: needs, deferred matrices from needs outputs, job outputs, skipped needs.
 
-use gha_tests::Gha;
+use gha_tests::{Gha, backend_tests};
 
-#[test]
-fn needs_matrix_outputs_and_skipped_needs() {
-    let gha = Gha::with_fixture("graph.yml");
+backend_tests! {
+fn needs_matrix_outputs_and_skipped_needs(b) {
+    let gha = Gha::with_fixture("graph.yml").on(b);
     let r = gha.run(&[]);
     assert_eq!(r.code(), 1, "{}", r.all_output());
     assert_eq!(r.report["conclusion"], "failure");
@@ -37,9 +37,8 @@ fn needs_matrix_outputs_and_skipped_needs() {
     );
 }
 
-#[test]
-fn job_selection_by_display_name_runs_needs_first() {
-    let gha = Gha::with_fixture("graph.yml");
+fn job_selection_by_display_name_runs_needs_first(b) {
+    let gha = Gha::with_fixture("graph.yml").on(b);
     let r = gha.run(&["-j", "after-broken"]);
     assert_eq!(r.code(), 1);
     let ids: Vec<&str> = r.report["jobs"]
@@ -52,7 +51,8 @@ fn job_selection_by_display_name_runs_needs_first() {
 
     let gha = Gha::with_workflow(
         "on: push\njobs:\n  t:\n    name: Test\n    runs-on: x\n    strategy:\n      matrix:\n        os: [a, b]\n        v: [1, 2]\n    steps: [{run: 'echo ${{ matrix.os }}-${{ matrix.v }}'}]\n",
-    );
+    )
+    .on(b);
     let r = gha.run(&["-j", "Test (b, 1)"]);
     assert_eq!(r.code(), 0, "{}", r.all_output());
     let jobs = r.report["jobs"].as_array().unwrap();
@@ -61,6 +61,7 @@ fn job_selection_by_display_name_runs_needs_first() {
 
     let r = gha.run(&["--matrix", "os:a"]);
     assert_eq!(r.report["jobs"].as_array().unwrap().len(), 2);
+}
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! `gha run` options: dry run, event payloads, vars and env files, summaries on disk.
 
-use gha_tests::Gha;
+use gha_tests::{Gha, backend_tests};
 
-#[test]
-fn dry_run_plans_without_running() {
+backend_tests! {
+fn dry_run_plans_without_running(b) {
     let gha = Gha::with_workflow(
         "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - id: s\n        run: touch ran-for-real\n",
-    );
+    )
+    .on(b);
     let r = gha.run(&["-n"]);
     assert_eq!(r.code(), 0, "{}", r.all_output());
     assert_eq!(r.step("a", "s")["outcome"], "success");
@@ -14,8 +15,7 @@ fn dry_run_plans_without_running() {
     assert!(!gha.repo.path().join("ran-for-real").exists());
 }
 
-#[test]
-fn event_payload_vars_env_files_and_summary_dir() {
+fn event_payload_vars_env_files_and_summary_dir(b) {
     let gha = Gha::with_workflow(
         r##"on: pull_request
 jobs:
@@ -31,7 +31,8 @@ jobs:
           echo "env=$FROM_FILE" >> "$GITHUB_OUTPUT"
           echo "# Report for ${{ github.event.pull_request.number }}" >> "$GITHUB_STEP_SUMMARY"
 "##,
-    );
+    )
+    .on(b);
     let event = gha.out.path().join("event.json");
     std::fs::write(
         &event,
@@ -66,7 +67,8 @@ jobs:
     let text = std::fs::read_to_string(files[0].path()).unwrap();
     assert_eq!(text, "# Report for 12\n");
     // The push event does not trigger this workflow.
-    let out = gha.output(&["run", "push"]);
+    let out = gha.run_command(&["push"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no workflow runs on the 'push' event"));
+}
 }

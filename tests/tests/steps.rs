@@ -1,10 +1,13 @@
 //! Steps: conditions, outcome and conclusion, file commands, shells, contexts, hashFiles.
 
-use gha_tests::Gha;
+use gha_tests::{Gha, backend_tests};
+use sha2::{Digest, Sha256};
 
-#[test]
-fn step_semantics() {
-    let gha = Gha::with_fixture("steps.yml");
+backend_tests! {
+agent_in_container;
+
+fn step_semantics(b) {
+    let gha = Gha::with_fixture("steps.yml").on(b);
     let r = gha.run(&[]);
     let out = r.stdout();
     assert_eq!(r.code(), 1, "{}", r.all_output());
@@ -31,11 +34,6 @@ fn step_semantics() {
     assert_eq!(outcome("nopipefail"), ok);
     assert!(out.contains("python says workflow"));
     assert!(out.contains("perl says hi"));
-    let hash = r.step("steps", "hash")["outputs"]["hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(hash.len(), 64, "{hash}");
     assert_eq!(outcome("wd"), ok);
     assert_eq!(outcome("fails"), ("failure".into(), "failure".into()));
     assert!(out.contains("Process completed with exit code 3."), "{out}");
@@ -57,9 +55,51 @@ fn step_semantics() {
     assert!(out.contains("|   STEP: step"), "{out}");
 }
 
-#[test]
-fn workflow_and_file_commands() {
-    let gha = Gha::with_fixture("commands.yml");
+fn hash_files_reads_the_job_workspace(b) {
+    // The workspace as the job left it: the step's new file counts, as on GitHub, where the
+    // runner evaluates hashFiles over its own workspace.
+    let gha = Gha::with_workflow(
+        r#"
+on: push
+jobs:
+  h:
+    runs-on: ubuntu-latest
+    steps:
+      - id: before
+        run: echo "hash=${{ hashFiles('**/*.txt') }}" >> "$GITHUB_OUTPUT"
+      - run: echo made-by-the-job > made.txt
+      - id: after
+        run: echo "hash=${{ hashFiles('**/*.txt', '!nothing') }}" >> "$GITHUB_OUTPUT"
+"#,
+    )
+    .on(b);
+    let r = gha.run(&[]);
+    if b.is_ecs() {
+        // KNOWN GAP (reported to the lead): `gha` evaluates hashFiles over a workspace it can
+        // see (JobPaths::host_workspace), and an ECS task's workspace is only in the task; the
+        // agent would have to hash the files. Until then the step fails with this error. This
+        // branch fails once that is fixed: then delete it.
+        assert_eq!(r.code(), 1, "{}", r.all_output());
+        assert!(
+            r.stdout()
+                .contains("hashFiles is not available: the workspace is not visible to gha"),
+            "{}",
+            r.all_output()
+        );
+        return;
+    }
+    assert_eq!(r.code(), 0, "{}", r.all_output());
+    // No file matches: the empty string.
+    assert_eq!(r.step("h", "before")["outputs"]["hash"], "", "{}", r.all_output());
+    let after = r.step("h", "after")["outputs"]["hash"].as_str().unwrap().to_string();
+    assert_eq!(after.len(), 64, "{}", r.all_output());
+    // sha256 over the sha256 of each file's content: one file, "made-by-the-job\n".
+    let inner = Sha256::digest(b"made-by-the-job\n");
+    assert_eq!(after, hex::encode(Sha256::digest(inner)), "{}", r.all_output());
+}
+
+fn workflow_and_file_commands(b) {
+    let gha = Gha::with_fixture("commands.yml").on(b);
     let r = gha.run(&[]);
     let out = r.stdout();
     assert_eq!(r.code(), 0, "{}", r.all_output());
@@ -102,11 +142,11 @@ fn workflow_and_file_commands() {
     assert!(out.contains("masked: ***"), "{out}");
 }
 
-#[test]
-fn json_events() {
+fn json_events(b) {
     let gha = Gha::with_workflow(
         "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo hello\n",
-    );
+    )
+    .on(b);
     let r = gha.run(&["--json"]);
     assert_eq!(r.code(), 0);
     let events: Vec<serde_json::Value> = r
@@ -128,11 +168,10 @@ fn json_events() {
     );
 }
 
-#[test]
-fn dispatch_inputs_and_event_filters() {
-    let gha = Gha::with_fixture("dispatch.yml");
+fn dispatch_inputs_and_event_filters(b) {
+    let gha = Gha::with_fixture("dispatch.yml").on(b);
     // push to main: the workflow only runs on pushes to `release`.
-    let out = gha.output(&["run"]);
+    let out = gha.run_command(&[]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no workflow runs on the 'push' event"));
 
@@ -166,4 +205,5 @@ fn dispatch_inputs_and_event_filters() {
         "{}",
         r.stderr()
     );
+}
 }
