@@ -16,7 +16,7 @@ use super::eval;
 use crate::conclusion::Conclusion;
 use crate::observer::{JobRef, RunEvent, RunObserver};
 use crate::run::job::RunShared;
-use crate::run::{Executor, WorkflowFile};
+use crate::run::{Executor, JobReport, WorkflowFile};
 
 /// How deep reusable workflows may call each other (the top-level caller counts as one level),
 /// as GitHub documents it.
@@ -51,8 +51,18 @@ impl RunObserver for CallerPrefix {
     }
 }
 
-/// The result of a call: the caller job's conclusion and outputs.
-pub(crate) type CallResult = Result<(Conclusion, IndexMap<String, String>), String>;
+/// What a call did.
+pub(crate) struct CallOutcome {
+    /// The caller job's conclusion (the called run's).
+    pub(crate) conclusion: Conclusion,
+    /// The caller job's outputs (`on.workflow_call.outputs`).
+    pub(crate) outputs: IndexMap<String, String>,
+    /// The called workflow's jobs, named `caller / callee`, with their steps.
+    pub(crate) jobs: Vec<JobReport>,
+}
+
+/// The result of a call.
+pub(crate) type CallResult = Result<CallOutcome, String>;
 
 /// Runs the workflow `call` names for the caller job `caller`; `ctx` is the caller's context
 /// for `with:` and `secrets:` (github, needs, strategy, matrix, inputs, vars, secrets).
@@ -205,7 +215,21 @@ pub(crate) fn run_workflow_call<'a>(
                 outputs.insert(name.clone(), v);
             }
         }
-        Ok((report.conclusion, outputs))
+        // The called jobs as GitHub lists them: `caller / callee`.
+        let jobs = report
+            .jobs
+            .into_iter()
+            .map(|mut j| {
+                j.name = format!("{} / {}", caller.name, j.name);
+                j.caller.get_or_insert_with(|| caller.id.clone());
+                j
+            })
+            .collect();
+        Ok(CallOutcome {
+            conclusion: report.conclusion,
+            outputs,
+            jobs,
+        })
     })
 }
 

@@ -273,15 +273,20 @@ fn container_spec(
     Ok(spec)
 }
 
-/// Runs one job instance to completion and reports it.
-pub(crate) async fn run_job(shared: Arc<RunShared>, inst: JobInstance) -> JobReport {
+/// Runs one job instance to completion and reports it, with the reports of the jobs of the
+/// workflow it called (for `jobs.<id>.uses`).
+pub(crate) async fn run_job(
+    shared: Arc<RunShared>,
+    inst: JobInstance,
+) -> (JobReport, Vec<JobReport>) {
     let started = Instant::now();
     let emitter = shared.emitter.clone();
     let job_ref = inst.job_ref.clone();
     emitter.emit(RunEvent::JobStarted {
         job: job_ref.clone(),
     });
-    let (conclusion, outputs, steps) = run_job_inner(&shared, &inst).await;
+    let mut called = Vec::new();
+    let (conclusion, outputs, steps) = run_job_inner(&shared, &inst, &mut called).await;
     let outputs_json: serde_json::Map<String, serde_json::Value> = outputs
         .into_iter()
         .map(|(k, v)| (k, serde_json::Value::String(v)))
@@ -292,19 +297,23 @@ pub(crate) async fn run_job(shared: Arc<RunShared>, inst: JobInstance) -> JobRep
         duration: started.elapsed(),
         outputs: outputs_json.clone(),
     });
-    JobReport {
+    let report = JobReport {
         id: job_ref.id,
         name: job_ref.name,
         matrix: job_ref.matrix,
         conclusion,
+        continue_on_error: false,
+        caller: None,
         outputs: outputs_json,
         steps,
-    }
+    };
+    (report, called)
 }
 
 async fn run_job_inner(
     shared: &RunShared,
     inst: &JobInstance,
+    called: &mut Vec<JobReport>,
 ) -> (Conclusion, IndexMap<String, String>, Vec<StepReport>) {
     let wf = &shared.workflows[inst.wf];
     let job = &wf.workflow.jobs[inst.job_index];
@@ -328,7 +337,10 @@ async fn run_job_inner(
     if let Some(call) = &job.call {
         let ctx = scope.contexts(&IndexMap::new(), None, "");
         return match crate::action::run_workflow_call(shared, job_ref, call, ctx).await {
-            Ok((conclusion, outputs)) => (conclusion, outputs, Vec::new()),
+            Ok(done) => {
+                *called = done.jobs;
+                (done.conclusion, done.outputs, Vec::new())
+            }
             Err(msg) => fail(&msg),
         };
     }

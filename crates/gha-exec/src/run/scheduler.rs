@@ -10,7 +10,6 @@ use gha_model::{Matrix, MatrixCombination, MatrixError, MaybeExpr};
 use indexmap::IndexMap;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use super::contexts::{self, RunFacts};
 use super::emitter::Emitter;
@@ -38,16 +37,15 @@ enum NodeState {
     Running {
         total: usize,
         done: usize,
+        /// Each finished leg's result as `needs` sees it (a failure that continues on error
+        /// counts as a success).
         results: Vec<Conclusion>,
         outputs: IndexMap<String, String>,
-        cancel: CancellationToken,
-        fail_fast: bool,
-        continue_on_error: bool,
     },
     Done {
+        /// `needs.<id>.result`.
         result: Conclusion,
         outputs: IndexMap<String, String>,
-        continue_on_error: bool,
     },
 }
 
@@ -222,7 +220,7 @@ pub(crate) async fn run(
     });
 
     let mut reports: Vec<JobReport> = Vec::new();
-    let mut set: JoinSet<(usize, JobReport)> = JoinSet::new();
+    let mut set: JoinSet<LegDone> = JoinSet::new();
     loop {
         // Start every node whose needs are done.
         let mut progressed = true;
@@ -254,7 +252,11 @@ pub(crate) async fn run(
         let Some(joined) = set.join_next().await else {
             break;
         };
-        let (i, report) = match joined {
+        let LegDone {
+            node: i,
+            report,
+            called,
+        } = match joined {
             Ok(r) => r,
             Err(e) => {
                 emitter.emit(RunEvent::Log {
@@ -266,21 +268,19 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        let conclusion = report.conclusion;
+        let conclusion = report.result();
         let leg_outputs: Vec<(String, String)> = report
             .outputs
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
             .collect();
         reports.push(report);
+        reports.extend(called);
         if let NodeState::Running {
             total,
             done,
             results,
             outputs,
-            cancel,
-            fail_fast,
-            continue_on_error,
         } = &mut nodes[i].state
         {
             *done += 1;
@@ -290,18 +290,10 @@ pub(crate) async fn run(
                     outputs.insert(k, v);
                 }
             }
-            if conclusion == Conclusion::Failure && *fail_fast && !*continue_on_error {
-                cancel.cancel();
-            }
             if *done == *total {
                 let result = aggregate(results);
                 let outputs = std::mem::take(outputs);
-                let coe = *continue_on_error;
-                nodes[i].state = NodeState::Done {
-                    result,
-                    outputs,
-                    continue_on_error: coe,
-                };
+                nodes[i].state = NodeState::Done { result, outputs };
             }
         }
     }
@@ -311,14 +303,9 @@ pub(crate) async fn run(
         if !selected[i] {
             continue;
         }
-        if let NodeState::Done {
-            result,
-            continue_on_error,
-            ..
-        } = &n.state
-        {
+        if let NodeState::Done { result, .. } = &n.state {
             match result {
-                Conclusion::Failure if !continue_on_error => conclusion = Conclusion::Failure,
+                Conclusion::Failure => conclusion = Conclusion::Failure,
                 Conclusion::Cancelled if conclusion == Conclusion::Success => {
                     conclusion = Conclusion::Cancelled
                 }
@@ -369,6 +356,8 @@ fn finish_without_running(
         name: job_ref.name,
         matrix: job_ref.matrix,
         conclusion,
+        continue_on_error: false,
+        caller: None,
         outputs: serde_json::Map::new(),
         steps: Vec::new(),
     });
@@ -381,7 +370,7 @@ fn start_node(
     selected: &[bool],
     i: usize,
     global: &Arc<Semaphore>,
-    set: &mut JoinSet<(usize, JobReport)>,
+    set: &mut JoinSet<LegDone>,
     reports: &mut Vec<JobReport>,
 ) {
     let wf = &shared.workflows[nodes[i].wf];
@@ -456,7 +445,6 @@ fn start_node(
         nodes[i].state = NodeState::Done {
             result,
             outputs: IndexMap::new(),
-            continue_on_error: false,
         };
     };
 
@@ -549,19 +537,18 @@ fn start_node(
         return;
     }
 
-    let lit_bool = |v: &Option<MaybeExpr<bool>>, default: bool| -> bool {
+    let lit_bool = |v: &Option<MaybeExpr<bool>>, ctx: &Object, default: bool| -> bool {
         match v {
             None => default,
             Some(MaybeExpr::Value(b)) => b.value,
             Some(MaybeExpr::Expr(t)) => t
                 .template()
-                .evaluate(&EvalEnv::new(&ctx))
+                .evaluate(&EvalEnv::new(ctx))
                 .map(|v| v.is_truthy())
                 .unwrap_or(default),
         }
     };
-    let fail_fast = lit_bool(&strategy.and_then(|s| s.fail_fast.clone()), true);
-    let continue_on_error = lit_bool(&job.continue_on_error, false);
+    let fail_fast = lit_bool(&strategy.and_then(|s| s.fail_fast.clone()), &ctx, true);
     let total = combos.len();
     let max_parallel = match strategy.and_then(|s| s.max_parallel.as_ref()) {
         Some(MaybeExpr::Value(n)) => n.value.max(1.0) as usize,
@@ -583,9 +570,6 @@ fn start_node(
         done: 0,
         results: Vec::new(),
         outputs: IndexMap::new(),
-        cancel: node_cancel.clone(),
-        fail_fast,
-        continue_on_error,
     };
     for (leg, combo) in combos.into_iter().enumerate() {
         let matrix = combo.as_ref().map(|c| c.values.clone());
@@ -595,6 +579,16 @@ fn start_node(
             "job-total": total,
             "max-parallel": max_parallel,
         }));
+        // `continue-on-error` per leg: it may use `matrix` (`${{ matrix.experimental }}`).
+        let mut leg_ctx = ctx.clone();
+        leg_ctx.insert(
+            "matrix",
+            Value::from(serde_json::Value::Object(
+                matrix.clone().unwrap_or_default(),
+            )),
+        );
+        leg_ctx.insert("strategy", strategy_value.clone());
+        let continue_on_error = lit_bool(&job.continue_on_error, &leg_ctx, false);
         let job_ref = JobRef {
             id: job.id.value.clone(),
             name: job.display_name(combo.as_ref()),
@@ -627,18 +621,35 @@ fn start_node(
                     Conclusion::Cancelled,
                     &mut r,
                 );
-                return (i, r.pop().expect("one report"));
+                return LegDone {
+                    node: i,
+                    report: r.pop().expect("one report"),
+                    called: Vec::new(),
+                };
             }
             let node_cancel = inst.cancel.clone();
-            let report = run_job(shared, inst).await;
+            let (mut report, called) = run_job(shared, inst).await;
+            report.continue_on_error =
+                continue_on_error && report.conclusion == Conclusion::Failure;
             // fail-fast: cancel the siblings before this leg's permits are released, so that no
-            // pending sibling can start in between.
-            if report.conclusion == Conclusion::Failure && fail_fast && !continue_on_error {
+            // pending sibling can start in between. A leg that continues on error does not.
+            if report.result() == Conclusion::Failure && fail_fast {
                 node_cancel.cancel();
             }
-            (i, report)
+            LegDone {
+                node: i,
+                report,
+                called,
+            }
         });
     }
+}
+
+/// A finished leg: its report and those of the jobs of the workflow it called.
+struct LegDone {
+    node: usize,
+    report: JobReport,
+    called: Vec<JobReport>,
 }
 
 fn expand(m: &Matrix, ctx: &Object) -> Result<Vec<MatrixCombination>, String> {
