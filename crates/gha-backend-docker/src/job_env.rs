@@ -11,6 +11,7 @@ use bollard::query_parameters::{
     UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
+use gha_exec::action_container::ActionContainer;
 use gha_exec::{
     BackendError, ContainerInfo, Exec, ExitStatus, JobEnv, JobPaths, LogSink, RunnerInfo,
 };
@@ -135,7 +136,7 @@ impl DockerJobEnv {
     }
 
     /// The host path behind container path `path`, when it lies under one of our bind mounts.
-    fn host_path(&self, path: &str) -> Option<PathBuf> {
+    pub(crate) fn host_path(&self, path: &str) -> Option<PathBuf> {
         let path = path.trim_end_matches('/');
         self.mounts.iter().find_map(|(inside, host)| {
             let rest = path.strip_prefix(inside.as_str())?;
@@ -297,6 +298,25 @@ impl JobEnv for DockerJobEnv {
             .ok_or_else(|| BackendError::Other(format!("reading {path}: not a regular file")))
     }
 
+    async fn provide_action_dir(
+        &self,
+        host_dir: &std::path::Path,
+        layout: &str,
+    ) -> Result<String, BackendError> {
+        self.ensure_running()?;
+        crate::action::provide_action_dir(self, host_dir, layout).await
+    }
+
+    async fn run_action_container(
+        &self,
+        container: &ActionContainer,
+        sink: &dyn LogSink,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus, BackendError> {
+        self.ensure_running()?;
+        crate::action::run_action_container(self, container, sink, cancel).await
+    }
+
     async fn stop(&self) -> Result<(), BackendError> {
         let _guard = self.stop_lock.lock().await;
         if self.stopped.swap(true, Ordering::SeqCst) {
@@ -305,7 +325,11 @@ impl JobEnv for DockerJobEnv {
         if self.reuse {
             return Ok(());
         }
+        // Docker-action containers of a step that was abandoned mid-way.
+        let actions_result =
+            crate::action::remove_leftovers(&self.engine, &self.container_id).await;
         let engine_result = self.resources.remove(&self.engine).await;
+        let engine_result = actions_result.and(engine_result);
         let dirs_result = self.host_dirs.stop().await;
         if let Err(e) = &engine_result {
             *self.cleanup_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());

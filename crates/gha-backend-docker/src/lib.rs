@@ -36,6 +36,7 @@
 //! # });
 //! ```
 
+mod action;
 mod backend;
 mod container;
 mod engine;
@@ -49,6 +50,7 @@ mod options;
 mod platforms;
 mod prune;
 
+pub use action::{ACTION_ROLE, PARENT_LABEL};
 pub use backend::{DockerBackend, DockerBackendOptions};
 pub use engine::{DEFAULT_DOCKER_HOST, Engine};
 pub use image::Progress;
