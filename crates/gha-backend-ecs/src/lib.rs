@@ -14,6 +14,9 @@ pub use ecs::backend::{
 pub use ecs::config::{AGENT_MOUNT, CONTAINER_NAME, EcsConfig, LaunchType};
 pub use ecs::job_env::EcsJobEnv;
 pub use ecs::prune::{PruneReport, prune};
+pub use ecs::settings::{
+    CONFIG_FILE_ENV, EcsSettings, SETTING_KEYS, SettingKey, SettingKind, SettingValue, setting_key,
+};
 pub use ecs::task_definition::{PlannedMount, TaskDefinitionPlan};
 pub use ecs::task_status::{describe_failures, describe_stopped_task, task_id};
 

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 /// Stops the leftover tasks (only those of `run_id` when given); exit 0, 1 on AWS errors, 2 on
 /// bad settings.
-pub fn run(run_id: Option<String>) -> ExitCode {
-    let config = match gha_backend_ecs::EcsConfig::from_env() {
+pub fn run(run_id: Option<String>, flags: &crate::ecs_flags::EcsArgs) -> ExitCode {
+    let config = match flags.config() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

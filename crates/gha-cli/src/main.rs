@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 #[cfg(feature = "ecs")]
 mod agent;
 mod check;
+mod ecs_flags;
 #[cfg(feature = "ecs")]
 mod ecs_prune;
 mod eval;
@@ -45,7 +46,7 @@ enum Command {
     Rerun(Box<rerun::RerunArgs>),
     /// Remove Docker containers, networks and volumes that crashed runs left behind (or, with
     /// `--backend ecs`, stop their ECS tasks).
-    Prune(PruneArgs),
+    Prune(Box<PruneArgs>),
     /// Serve a job inside an ECS task (started by `gha run --backend ecs`; not for people).
     #[cfg(feature = "ecs")]
     Agent(agent::AgentArgs),
@@ -60,7 +61,7 @@ fn main() -> ExitCode {
         Command::List(args) => list::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Rerun(args) => rerun::run(*args),
-        Command::Prune(args) => prune(args),
+        Command::Prune(args) => prune(*args),
         #[cfg(feature = "ecs")]
         Command::Agent(args) => agent::run(args),
     }
@@ -74,20 +75,26 @@ struct PruneArgs {
     #[arg(long = "run-id", value_name = "ID")]
     run_id: Option<String>,
     /// `docker` (the default), or `ecs`: stop running ECS tasks that `gha` started (cluster and
-    /// endpoint from the GHA_ECS_* variables, as for `gha run --backend ecs`).
+    /// endpoint from the --ecs-* flags, GHA_ECS_* variables or config file, as for `gha run`).
     #[arg(long = "backend", value_name = "BACKEND", default_value = "docker")]
     backend: String,
+    #[command(flatten)]
+    ecs: ecs_flags::EcsArgs,
 }
 
 fn prune(args: PruneArgs) -> ExitCode {
     match args.backend.as_str() {
         "docker" => {}
         #[cfg(feature = "ecs")]
-        "ecs" => return ecs_prune::run(args.run_id),
+        "ecs" => return ecs_prune::run(args.run_id, &args.ecs),
         other => {
             eprintln!("error: gha prune knows --backend docker and ecs, not '{other}'");
             return ExitCode::from(2);
         }
+    }
+    if !args.ecs.is_empty() {
+        eprintln!("error: the --ecs-* flags only apply to --backend ecs");
+        return ExitCode::from(2);
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -27,8 +27,9 @@ pub enum RerunBackend {
     Host,
     /// A Docker container (the tracer's tool is bundled into it).
     Docker,
-    /// An AWS ECS task (GHA_ECS_* settings, as `gha run --backend ecs`; a tracer's tool
-    /// directory must exist at the same path on the container instances).
+    /// An AWS ECS task (--ecs-* flags, GHA_ECS_* variables or --ecs-config, as `gha run
+    /// --backend ecs`; a tracer's tool and trace directories must exist at the same paths on
+    /// the container instances).
     #[cfg(feature = "ecs")]
     Ecs,
 }
@@ -78,6 +79,8 @@ pub struct RerunArgs {
     pub json: bool,
     #[command(flatten)]
     pub rr: RrArgs,
+    #[command(flatten)]
+    pub ecs: crate::ecs_flags::EcsArgs,
 }
 
 /// Discards run events (`--json`: only the final object is printed).
@@ -177,6 +180,14 @@ fn describe(a: &FailureAnalysis) -> String {
 }
 
 async fn run_async(args: &RerunArgs) -> ExitCode {
+    #[cfg(feature = "ecs")]
+    let on_ecs = args.backend == RerunBackend::Ecs;
+    #[cfg(not(feature = "ecs"))]
+    let on_ecs = false;
+    if !on_ecs && !args.ecs.is_empty() {
+        let msg = "the --ecs-* flags only apply to --backend ecs";
+        return fail(args, 2, "error", msg, None);
+    }
     let run_ref = match RunRef::parse(&args.repository, args.run_id.as_deref()) {
         Ok(r) => r,
         Err(e) => return fail(args, 2, "error", &e.to_string(), None),
@@ -296,7 +307,7 @@ async fn run_async(args: &RerunArgs) -> ExitCode {
         }
         #[cfg(feature = "ecs")]
         RerunBackend::Ecs => {
-            let mut config = match gha_backend_ecs::EcsConfig::from_env() {
+            let mut config = match args.ecs.config() {
                 Ok(c) => c,
                 Err(e) => {
                     let msg = format!("cannot use ECS: {e}");

@@ -95,6 +95,8 @@ pub struct RunArgs {
     pub directory: Option<PathBuf>,
     #[command(flatten)]
     pub trace: crate::tracers::TraceArgs,
+    #[command(flatten)]
+    pub ecs: crate::ecs_flags::EcsArgs,
     /// Where per-job run directories (workspace copy, temp, tool cache) are made (host backend;
     /// default `$GHA_RUNS_DIR`, else `$TMPDIR/gha-runs`). A tmpfs such as `/dev/shm/gha-runs`
     /// makes job set-up fast.
@@ -349,6 +351,9 @@ async fn run_async(mut args: RunArgs) -> ExitCode {
         }
     }
 
+    if args.backend != BackendKind::Ecs && !args.ecs.is_empty() {
+        return bad_input("the --ecs-* flags only apply to --backend ecs");
+    }
     let backend: Arc<dyn Backend> = match args.backend {
         BackendKind::Host => {
             if !args.platforms.is_empty() {
@@ -377,8 +382,8 @@ async fn run_async(mut args: RunArgs) -> ExitCode {
         }
         #[cfg(feature = "ecs")]
         BackendKind::Ecs => {
-            // Settings come from GHA_ECS_* variables (see gha-backend-ecs's README).
-            let mut config = match gha_backend_ecs::EcsConfig::from_env() {
+            // --ecs-* flags over GHA_ECS_* variables over the --ecs-config file.
+            let mut config = match args.ecs.config() {
                 Ok(c) => c,
                 Err(e) => return bad_input(&format!("cannot use ECS: {e}")),
             };

@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
 use gha_exec::{Backend, BackendError, JobEnv, JobSpec};
 use tokio::sync::Mutex;
 
-use super::config::{CONTAINER_NAME, EcsConfig};
+use super::config::{CONTAINER_NAME, EcsConfig, LaunchType};
 use super::job_env::{EcsJobEnv, stop_task};
 use super::task_definition::TaskDefinitionPlan;
 use super::task_status::{describe_failures, describe_stopped_task, task_id};
@@ -238,9 +238,25 @@ impl EcsBackend {
                     .await;
                 }
             }
-            return Err(format!(
-                "ECS could not start a task: {}",
+            let def = task_definition
+                .rsplit('/')
+                .next()
+                .unwrap_or(task_definition);
+            let why = if out.failures().is_empty() {
+                let mut why = "RunTask started no task and reported no failure".to_string();
+                if self.config.launch_type == LaunchType::Ec2 {
+                    why.push_str(&format!(
+                        " (does a container instance of the cluster have {} CPU units and {} MiB free?)",
+                        self.config.cpu, self.config.memory
+                    ));
+                }
+                why
+            } else {
                 describe_failures(out.failures())
+            };
+            return Err(format!(
+                "ECS could not start a task in cluster {} ({def}): {why}",
+                self.config.cluster
             ));
         }
         out.tasks()[0]

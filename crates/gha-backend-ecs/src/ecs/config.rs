@@ -1,10 +1,12 @@
 //! How the ECS backend is configured: where tasks run and how their agents reach back.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use gha_backend_docker::Platforms;
 
+use super::settings::{EcsSettings, SettingValue};
 use crate::agent::{AgentUrl, TlsIdentity};
 
 /// Which capacity runs the tasks.
@@ -149,104 +151,151 @@ impl Default for EcsConfig {
 pub const CONTAINER_NAME: &str = "job";
 
 impl EcsConfig {
-    /// The configuration from the process environment (see each field for its variable).
+    /// The configuration from the process environment (see each field for its variable; a
+    /// file named by `GHA_ECS_CONFIG` underneath).
     pub fn from_env() -> Result<EcsConfig, String> {
-        EcsConfig::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        EcsConfig::load(EcsSettings::default(), None)
     }
 
-    /// The configuration from variables looked up with `var`.
+    /// The configuration from variables looked up with `var` alone (no config file).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<EcsConfig, String> {
+        EcsConfig::from_settings(&EcsSettings::from_vars(var))
+    }
+
+    /// The configuration from command-line `flags` over the `GHA_ECS_*` variables of the
+    /// process over `config_file` (else the file `GHA_ECS_CONFIG` names) over the defaults.
+    pub fn load(flags: EcsSettings, config_file: Option<&Path>) -> Result<EcsConfig, String> {
+        let settings = EcsSettings::resolve(flags, config_file, |k| std::env::var(k).ok())?;
+        EcsConfig::from_settings(&settings)
+    }
+
+    /// The configuration from `settings`; errors name the flag, variable or file key of the
+    /// bad value.
+    ///
+    /// ```
+    /// use gha_backend_ecs::{EcsConfig, EcsSettings};
+    /// let mut flags = EcsSettings::default();
+    /// flags.flag("listen", ["nowhere"]).unwrap();
+    /// let err = EcsConfig::from_settings(&flags).unwrap_err();
+    /// assert_eq!(err, "--ecs-listen: 'nowhere' is not an address like 0.0.0.0:7400");
+    /// ```
+    pub fn from_settings(settings: &EcsSettings) -> Result<EcsConfig, String> {
         let mut c = EcsConfig::default();
-        let list = |v: String| -> Vec<String> {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        };
-        let secs = |name: &str, v: String| -> Result<Duration, String> {
-            v.parse::<f64>()
+        let get = |key: &str| settings.get(key);
+        let text = |key: &str| get(key).map(|v| v.value().to_string());
+        let secs = |key: &str| -> Result<Option<Duration>, String> {
+            let Some(v) = get(key) else { return Ok(None) };
+            v.value()
+                .parse::<f64>()
                 .ok()
                 .filter(|s| s.is_finite() && *s > 0.0)
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| format!("{name}: '{v}' is not a positive number of seconds"))
+                .map(|s| Some(Duration::from_secs_f64(s)))
+                .ok_or_else(|| {
+                    format!(
+                        "{}: '{}' is not a positive number of seconds",
+                        v.origin,
+                        v.value()
+                    )
+                })
         };
-        if let Some(v) = var("GHA_ECS_CLUSTER") {
+        if let Some(v) = text("cluster") {
             c.cluster = v;
         }
-        if let Some(v) = var("GHA_ECS_LAUNCH_TYPE") {
-            c.launch_type = v.parse()?;
+        if let Some(v) = get("launch-type") {
+            c.launch_type = v
+                .value()
+                .parse()
+                .map_err(|e| format!("{}: {e}", v.origin))?;
         }
-        if let Some(v) = var("GHA_ECS_SUBNETS") {
-            c.subnets = list(v);
+        if let Some(v) = get("subnets") {
+            c.subnets = v.values.clone();
         }
-        if let Some(v) = var("GHA_ECS_SECURITY_GROUPS") {
-            c.security_groups = list(v);
+        if let Some(v) = get("security-groups") {
+            c.security_groups = v.values.clone();
         }
-        if let Some(v) = var("GHA_ECS_ASSIGN_PUBLIC_IP") {
-            c.assign_public_ip = matches!(v.as_str(), "1" | "true" | "yes" | "ENABLED");
+        if let Some(v) = get("assign-public-ip") {
+            c.assign_public_ip = match v.value().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "enabled" => true,
+                "0" | "false" | "no" | "disabled" => false,
+                other => {
+                    return Err(format!("{}: '{other}' is not true or false", v.origin));
+                }
+            };
         }
-        c.task_role_arn = var("GHA_ECS_TASK_ROLE_ARN");
-        c.execution_role_arn = var("GHA_ECS_EXECUTION_ROLE_ARN");
-        c.region = var("GHA_ECS_REGION");
-        c.endpoint = var("GHA_ECS_ENDPOINT");
-        if let Some(v) = var("GHA_ECS_LISTEN") {
-            c.listen = v.parse().map_err(|_| {
-                format!("GHA_ECS_LISTEN: '{v}' is not an address like 0.0.0.0:7400")
+        c.task_role_arn = text("task-role");
+        c.execution_role_arn = text("execution-role");
+        c.region = text("region");
+        c.endpoint = text("endpoint");
+        if let Some(v) = get("listen") {
+            c.listen = v.value().parse().map_err(|_| {
+                format!(
+                    "{}: '{}' is not an address like 0.0.0.0:7400",
+                    v.origin,
+                    v.value()
+                )
             })?;
         }
-        if let Some(v) = var("GHA_ECS_ADVERTISE_URL") {
+        if let Some(v) = get("advertise-url") {
             c.advertise_url = Some(
-                v.parse()
-                    .map_err(|e| format!("GHA_ECS_ADVERTISE_URL: {e}"))?,
+                v.value()
+                    .parse()
+                    .map_err(|e| format!("{}: {e}", v.origin))?,
             );
         }
-        match (var("GHA_ECS_TLS_CERT"), var("GHA_ECS_TLS_KEY")) {
+        match (get("tls-cert"), get("tls-key")) {
             (None, None) => {}
             (Some(cert), Some(key)) => {
-                let read = |p: &str| {
-                    std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"))
+                let read = |v: &SettingValue| {
+                    std::fs::read_to_string(v.value())
+                        .map_err(|e| format!("{}: cannot read {}: {e}", v.origin, v.value()))
                 };
                 c.tls = Some(TlsIdentity {
-                    cert_pem: read(&cert)?,
-                    key_pem: read(&key)?,
+                    cert_pem: read(cert)?,
+                    key_pem: read(key)?,
                 });
             }
-            _ => return Err("GHA_ECS_TLS_CERT and GHA_ECS_TLS_KEY go together".into()),
-        }
-        if let Some(v) = var("GHA_ECS_CPU") {
-            c.cpu = v;
-        }
-        if let Some(v) = var("GHA_ECS_MEMORY") {
-            c.memory = v;
-        }
-        if let Some(v) = var("GHA_ECS_AGENT_COMMAND") {
-            c.agent_command = v.split_whitespace().map(String::from).collect();
-            if c.agent_command.is_empty() {
-                return Err("GHA_ECS_AGENT_COMMAND is empty".into());
-            }
-        }
-        c.agent_host_dir = var("GHA_ECS_AGENT_HOST_DIR");
-        c.log_group = var("GHA_ECS_LOG_GROUP");
-        if let Some(v) = var("GHA_ECS_LOG_STREAM_PREFIX") {
-            c.log_stream_prefix = v;
-        }
-        if let Some(v) = var("GHA_ECS_CONNECT_TIMEOUT") {
-            c.connect_timeout = secs("GHA_ECS_CONNECT_TIMEOUT", v)?;
-        }
-        if let Some(v) = var("GHA_ECS_POLL_INTERVAL") {
-            c.poll_interval = secs("GHA_ECS_POLL_INTERVAL", v)?;
-        }
-        if let Some(v) = var("GHA_ECS_NETWORK_MODE") {
-            if !matches!(v.as_str(), "bridge" | "host" | "awsvpc" | "none") {
+            (Some(v), None) | (None, Some(v)) => {
                 return Err(format!(
-                    "GHA_ECS_NETWORK_MODE: unknown network mode '{v}' (expected bridge, host, awsvpc or none)"
+                    "{}: a TLS certificate and key go together (--ecs-tls-cert and --ecs-tls-key, GHA_ECS_TLS_CERT and GHA_ECS_TLS_KEY)",
+                    v.origin
                 ));
             }
-            c.network_mode = Some(v);
         }
-        if let Some(v) = var("GHA_ECS_AGENT_DEAD_AFTER") {
-            c.agent_dead_after = secs("GHA_ECS_AGENT_DEAD_AFTER", v)?;
+        if let Some(v) = get("cpu") {
+            c.cpu = positive_integer(v)?;
+        }
+        if let Some(v) = get("memory") {
+            c.memory = positive_integer(v)?;
+        }
+        if let Some(v) = get("agent-command") {
+            if v.values.is_empty() {
+                return Err(format!("{}: the agent command is empty", v.origin));
+            }
+            c.agent_command = v.values.clone();
+        }
+        c.agent_host_dir = text("agent-host-dir");
+        c.log_group = text("log-group");
+        if let Some(v) = text("log-stream-prefix") {
+            c.log_stream_prefix = v;
+        }
+        if let Some(d) = secs("connect-timeout")? {
+            c.connect_timeout = d;
+        }
+        if let Some(d) = secs("poll-interval")? {
+            c.poll_interval = d;
+        }
+        if let Some(d) = secs("agent-dead-after")? {
+            c.agent_dead_after = d;
+        }
+        if let Some(v) = get("network-mode") {
+            if !matches!(v.value(), "bridge" | "host" | "awsvpc" | "none") {
+                return Err(format!(
+                    "{}: unknown network mode '{}' (expected bridge, host, awsvpc or none)",
+                    v.origin,
+                    v.value()
+                ));
+            }
+            c.network_mode = Some(v.value().to_string());
         }
         Ok(c)
     }
@@ -272,7 +321,7 @@ impl EcsConfig {
         }
         if bound.ip().is_unspecified() {
             return Err(format!(
-                "the controller listens on {bound}; set GHA_ECS_ADVERTISE_URL to the URL tasks can reach it at (e.g. tcp://10.0.0.5:{})",
+                "the controller listens on {bound}; set --ecs-advertise-url (GHA_ECS_ADVERTISE_URL, `advertise-url`) to the URL tasks can reach it at (e.g. tcp://10.0.0.5:{})",
                 bound.port()
             ));
         }
@@ -298,14 +347,33 @@ impl EcsConfig {
     /// Checks settings that ECS would reject later with a less clear message.
     pub fn validate(&self) -> Result<(), String> {
         if self.network_mode() == "awsvpc" && self.subnets.is_empty() {
-            return Err("awsvpc tasks (Fargate) need at least one subnet (GHA_ECS_SUBNETS)".into());
+            return Err(
+                "awsvpc tasks (Fargate) need at least one subnet (--ecs-subnet, GHA_ECS_SUBNETS or `subnets` in the config file)"
+                    .into(),
+            );
         }
         if self.launch_type == LaunchType::Fargate && self.agent_host_dir.is_some() {
             return Err(
-                "GHA_ECS_AGENT_HOST_DIR needs EC2 (Fargate has no host directories)".into(),
+                "the agent host directory (GHA_ECS_AGENT_HOST_DIR) needs EC2 (Fargate has no host directories)".into(),
             );
         }
         Ok(())
+    }
+}
+
+/// CPU units or MiB: a positive whole number (ECS also takes `1 vCPU` / `2 GB` forms; those are
+/// passed through when they end in a unit).
+fn positive_integer(v: &SettingValue) -> Result<String, String> {
+    let t = v.value().trim();
+    let unit = t.ends_with("vCPU") || t.ends_with("vcpu") || t.ends_with("GB") || t.ends_with("gb");
+    if unit || t.parse::<u32>().is_ok_and(|n| n > 0) {
+        Ok(t.to_string())
+    } else {
+        Err(format!(
+            "{}: '{}' is not a positive whole number",
+            v.origin,
+            v.value()
+        ))
     }
 }
 
@@ -326,33 +394,126 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        assert!(
-            config(&[("GHA_ECS_LAUNCH_TYPE", "k8s")])
-                .unwrap_err()
-                .contains("k8s")
+        let err = |vars: &[(&str, &str)]| config(vars).unwrap_err();
+        assert_eq!(
+            err(&[("GHA_ECS_LAUNCH_TYPE", "k8s")]),
+            "GHA_ECS_LAUNCH_TYPE: unknown ECS launch type 'k8s' (expected EC2 or FARGATE)"
+        );
+        assert_eq!(
+            err(&[("GHA_ECS_LISTEN", "x")]),
+            "GHA_ECS_LISTEN: 'x' is not an address like 0.0.0.0:7400"
+        );
+        assert_eq!(
+            err(&[("GHA_ECS_CONNECT_TIMEOUT", "-1")]),
+            "GHA_ECS_CONNECT_TIMEOUT: '-1' is not a positive number of seconds"
         );
         assert!(
-            config(&[("GHA_ECS_LISTEN", "x")])
-                .unwrap_err()
-                .contains("GHA_ECS_LISTEN")
+            err(&[("GHA_ECS_TLS_CERT", "/x")])
+                .starts_with("GHA_ECS_TLS_CERT: a TLS certificate and key go together")
+        );
+        assert_eq!(
+            err(&[("GHA_ECS_MEMORY", "lots")]),
+            "GHA_ECS_MEMORY: 'lots' is not a positive whole number"
+        );
+        assert_eq!(
+            err(&[("GHA_ECS_ASSIGN_PUBLIC_IP", "maybe")]),
+            "GHA_ECS_ASSIGN_PUBLIC_IP: 'maybe' is not true or false"
         );
         assert!(
-            config(&[("GHA_ECS_CONNECT_TIMEOUT", "-1")])
-                .unwrap_err()
-                .contains("positive")
+            err(&[("GHA_ECS_ADVERTISE_URL", "http://x")]).starts_with("GHA_ECS_ADVERTISE_URL: ")
         );
         assert!(
-            config(&[("GHA_ECS_TLS_CERT", "/x")])
-                .unwrap_err()
-                .contains("together")
+            err(&[("GHA_ECS_NETWORK_MODE", "nat")])
+                .starts_with("GHA_ECS_NETWORK_MODE: unknown network mode 'nat'")
         );
+        assert!(
+            err(&[
+                ("GHA_ECS_TLS_CERT", "/nonexistent/c"),
+                ("GHA_ECS_TLS_KEY", "/nonexistent/k")
+            ])
+            .starts_with("GHA_ECS_TLS_CERT: cannot read /nonexistent/c: ")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_flag_or_file_key_the_value_came_from() {
+        let mut flags = EcsSettings::default();
+        flags.flag("launch-type", ["k8s"]).unwrap();
+        assert!(
+            EcsConfig::from_settings(&flags)
+                .unwrap_err()
+                .starts_with("--ecs-launch-type: unknown ECS launch type 'k8s'")
+        );
+        let file =
+            EcsSettings::from_yaml("poll-interval: soon\n", Path::new("ci/ecs.yml")).unwrap();
+        assert_eq!(
+            EcsConfig::from_settings(&file).unwrap_err(),
+            "ci/ecs.yml: poll-interval: 'soon' is not a positive number of seconds"
+        );
+        // A flag with a good value hides the variable's bad one.
+        let env = EcsSettings::from_vars(|k| (k == "GHA_ECS_LISTEN").then(|| "bad".into()));
+        let mut flags = EcsSettings::default();
+        flags.flag("listen", ["127.0.0.1:9"]).unwrap();
+        let c = EcsConfig::from_settings(&EcsSettings::layered([env, flags])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9");
+    }
+
+    #[test]
+    fn every_setting_reaches_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c.pem"), "CERT").unwrap();
+        std::fs::write(dir.path().join("k.pem"), "KEY").unwrap();
+        let file = dir.path().join("ecs.yml");
+        std::fs::write(
+            &file,
+            "cluster: ci\nlaunch-type: fargate\nsubnets: [s-1, s-2]\nsecurity-groups: sg-1\n\
+             assign-public-ip: true\ntask-role: arn:task\nexecution-role: arn:exec\n\
+             region: eu-west-1\nendpoint: http://127.0.0.1:1\nlisten: 0.0.0.0:7500\n\
+             advertise-url: tcp://10.0.0.5:7500\ntls-cert: c.pem\ntls-key: k.pem\ncpu: 2048\n\
+             memory: 4096\nagent-command: [/bin/gha, agent, -v]\nlog-group: /gha\n\
+             log-stream-prefix: p\nconnect-timeout: 90\npoll-interval: 0.5\n\
+             agent-dead-after: 12\nnetwork-mode: awsvpc\n",
+        )
+        .unwrap();
+        let c = EcsConfig::from_settings(&EcsSettings::from_file(&file).unwrap()).unwrap();
+        assert_eq!(c.cluster, "ci");
+        assert_eq!(c.launch_type, LaunchType::Fargate);
+        assert_eq!(c.subnets, ["s-1", "s-2"]);
+        assert_eq!(c.security_groups, ["sg-1"]);
+        assert!(c.assign_public_ip);
+        assert_eq!(c.task_role_arn.as_deref(), Some("arn:task"));
+        assert_eq!(c.execution_role_arn.as_deref(), Some("arn:exec"));
+        assert_eq!(c.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(c.listen.to_string(), "0.0.0.0:7500");
+        assert_eq!(
+            c.agent_url(c.listen).unwrap().to_string(),
+            "tls://10.0.0.5:7500"
+        );
+        let tls = c.tls.as_ref().unwrap();
+        assert_eq!(
+            (tls.cert_pem.as_str(), tls.key_pem.as_str()),
+            ("CERT", "KEY")
+        );
+        assert_eq!((c.cpu.as_str(), c.memory.as_str()), ("2048", "4096"));
+        assert_eq!(c.agent_command, ["/bin/gha", "agent", "-v"]);
+        assert_eq!(c.log_group.as_deref(), Some("/gha"));
+        assert_eq!(c.log_stream_prefix, "p");
+        assert_eq!(c.connect_timeout, Duration::from_secs(90));
+        assert_eq!(c.poll_interval, Duration::from_millis(500));
+        assert_eq!(c.agent_dead_after, Duration::from_secs(12));
+        assert_eq!(c.network_mode(), "awsvpc");
+        c.validate().unwrap();
     }
 
     #[test]
     fn agent_url_needs_a_reachable_address() {
         let c = EcsConfig::default();
         let err = c.agent_url("0.0.0.0:7400".parse().unwrap()).unwrap_err();
-        assert!(err.contains("GHA_ECS_ADVERTISE_URL"), "{err}");
+        assert!(
+            err.contains("--ecs-advertise-url (GHA_ECS_ADVERTISE_URL"),
+            "{err}"
+        );
         let u = c.agent_url("127.0.0.1:7400".parse().unwrap()).unwrap();
         assert_eq!(u.to_string(), "tcp://127.0.0.1:7400");
     }

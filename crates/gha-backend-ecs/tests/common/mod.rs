@@ -281,11 +281,99 @@ impl RunningAgent {
     }
 }
 
+/// What the container of a task definition asks of the scheduler (moto stores it; ECS would
+/// honour it on the container instance).
+#[derive(Clone, Debug, Default)]
+pub struct TaskContainer {
+    /// The image.
+    pub image: String,
+    /// Host directory → container path, read-only.
+    pub mounts: Vec<(String, String, bool)>,
+    /// Added Linux capabilities.
+    pub capabilities: Vec<String>,
+    /// Privileged.
+    pub privileged: bool,
+}
+
+/// The container definition of the task `arn` runs, as the scheduler reads it.
+pub async fn task_container(ecs: &aws_sdk_ecs::Client, arn: &str) -> TaskContainer {
+    let out = ecs
+        .describe_tasks()
+        .cluster(CLUSTER)
+        .tasks(arn)
+        .send()
+        .await
+        .unwrap();
+    let def = ecs
+        .describe_task_definition()
+        .task_definition(out.tasks()[0].task_definition_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let def = def.task_definition().unwrap();
+    let c = &def.container_definitions()[0];
+    let source = |volume: &str| {
+        def.volumes()
+            .iter()
+            .find(|v| v.name() == Some(volume))
+            .and_then(|v| v.host())
+            .and_then(|h| h.source_path())
+            .unwrap_or_else(|| panic!("no host volume {volume}"))
+            .to_string()
+    };
+    TaskContainer {
+        image: c.image().unwrap_or_default().to_string(),
+        mounts: c
+            .mount_points()
+            .iter()
+            .map(|m| {
+                (
+                    source(m.source_volume().unwrap()),
+                    m.container_path().unwrap().to_string(),
+                    m.read_only().unwrap_or(false),
+                )
+            })
+            .collect(),
+        capabilities: c
+            .linux_parameters()
+            .and_then(|l| l.capabilities())
+            .map(|k| k.add().to_vec())
+            .unwrap_or_default(),
+        privileged: c.privileged().unwrap_or(false),
+    }
+}
+
+/// Plays ECS's scheduler for the task `arn`: starts its agent with the task's overrides and, in
+/// a container, the task definition's image, host volumes and capabilities.
+pub async fn start_task_agent(
+    ecs: &aws_sdk_ecs::Client,
+    arn: &str,
+    host: AgentHost,
+) -> RunningAgent {
+    let env = task_env(ecs, arn).await;
+    let container = match host {
+        AgentHost::Docker => Some(task_container(ecs, arn).await),
+        AgentHost::Process => None,
+    };
+    start_agent_as(host, &env, None, container.as_ref()).await
+}
+
 /// Starts `gha agent` with `env` (a task's overrides), optionally changing the token.
 pub async fn start_agent(
     host: AgentHost,
     env: &[(String, String)],
     token: Option<&str>,
+) -> RunningAgent {
+    start_agent_as(host, env, token, None).await
+}
+
+/// [`start_agent`] in the container `container` describes (Docker; the base image when
+/// `None`).
+pub async fn start_agent_as(
+    host: AgentHost,
+    env: &[(String, String)],
+    token: Option<&str>,
+    container: Option<&TaskContainer>,
 ) -> RunningAgent {
     let work = tempfile::tempdir().unwrap();
     let mut env: Vec<(String, String)> = env.to_vec();
@@ -335,17 +423,27 @@ pub async fn start_agent(
             for (k, v) in &env {
                 cmd.arg("-e").arg(format!("{k}={v}"));
             }
-            cmd.args([
-                "gha-runner/base:bookworm",
-                "gha",
-                "agent",
-                "--dead-after",
-                "5",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            let image = match container {
+                Some(c) => {
+                    for (source, target, read_only) in &c.mounts {
+                        let ro = if *read_only { ":ro" } else { "" };
+                        cmd.arg("-v").arg(format!("{source}:{target}{ro}"));
+                    }
+                    for cap in &c.capabilities {
+                        cmd.arg("--cap-add").arg(cap);
+                    }
+                    if c.privileged {
+                        cmd.arg("--privileged");
+                    }
+                    c.image.clone()
+                }
+                None => "gha-runner/base:bookworm".to_string(),
+            };
+            cmd.args([image.as_str(), "gha", "agent", "--dead-after", "5"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
             RunningAgent {
                 child: cmd.spawn().unwrap(),
                 container: Some(name),
