@@ -11,7 +11,7 @@ mod ecs;
 pub use ecs::backend::{
     EcsBackend, STARTED_BY_PREFIX, TAG_JOB, TAG_MANAGED_BY, TAG_RUN_ID, sdk_config, started_by,
 };
-pub use ecs::config::{AGENT_MOUNT, CONTAINER_NAME, EcsConfig, LaunchType};
+pub use ecs::config::{AGENT_MOUNT, CONTAINER_NAME, EcsConfig, LaunchType, TracerTools};
 pub use ecs::job_env::EcsJobEnv;
 pub use ecs::prune::{PruneReport, prune};
 pub use ecs::settings::{

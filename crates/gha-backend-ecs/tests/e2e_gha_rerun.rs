@@ -54,7 +54,17 @@ async fn github() -> FakeGitHub {
 }
 
 #[tokio::test]
-async fn a_rerun_on_ecs_traces_the_failing_step_with_the_bundled_strace() {
+async fn a_rerun_on_ecs_traces_the_failing_step_with_the_bundled_strace_in_host_volumes() {
+    rerun_on_ecs("host").await;
+}
+
+#[tokio::test]
+async fn a_rerun_on_ecs_traces_the_failing_step_with_strace_uploaded_through_the_agent() {
+    rerun_on_ecs("upload").await;
+}
+
+/// `gha rerun` on ECS with `--ecs-tracer-tools tools`.
+async fn rerun_on_ecs(tools: &str) {
     let Some(endpoint) = moto().await else { return };
     if !docker_ready().await {
         return;
@@ -73,6 +83,7 @@ async fn a_rerun_on_ecs_traces_the_failing_step_with_the_bundled_strace() {
         .args(["--ecs-endpoint", &endpoint, "--ecs-region", "us-east-1"])
         .args(["--ecs-cluster", CLUSTER, "--ecs-listen", "127.0.0.1:0"])
         .args(["--ecs-cpu", "256", "--ecs-memory", "512"])
+        .args(["--ecs-tracer-tools", tools])
         .env("GHA_ECS_POLL_INTERVAL", "0.2")
         .env("GHA_ECS_CONNECT_TIMEOUT", "60")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -130,22 +141,29 @@ async fn a_rerun_on_ecs_traces_the_failing_step_with_the_bundled_strace() {
     assert_eq!(codes.len(), 1, "{output}");
     assert_eq!(codes[0].0, Some(0), "{output}");
 
-    // The task definition asked for the strace bundle and the trace directory as host volumes.
     let c = &containers[0];
-    assert!(
-        c.mounts
-            .iter()
-            .any(|(_, target, ro)| target.starts_with("/__gha/tools/") && *ro),
-        "{c:?}"
-    );
-    assert!(
-        c.mounts
-            .iter()
-            .any(|(source, target, ro)| target == "/__gha/traces"
-                && std::path::Path::new(source) == std::path::absolute(&traces).unwrap()
-                && !ro),
-        "{c:?}"
-    );
+    if tools == "host" {
+        // The task definition asked for the strace bundle and the trace directory as host
+        // volumes.
+        assert!(
+            c.mounts
+                .iter()
+                .any(|(_, target, ro)| target.starts_with("/__gha/tools/") && *ro),
+            "{c:?}"
+        );
+        assert!(
+            c.mounts
+                .iter()
+                .any(|(source, target, ro)| target == "/__gha/traces"
+                    && std::path::Path::new(source) == std::path::absolute(&traces).unwrap()
+                    && !ro),
+            "{c:?}"
+        );
+    } else {
+        // Nothing shared with this machine: the bundle went in and the trace came out through
+        // the agent.
+        assert!(c.mounts.is_empty(), "{c:?}");
+    }
     assert_eq!(c.capabilities, ["SYS_PTRACE"], "{c:?}");
 
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");

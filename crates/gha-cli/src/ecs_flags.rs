@@ -62,6 +62,10 @@ pub struct EcsArgs {
     /// A CloudWatch Logs group for the tasks' output (awslogs).
     #[arg(long = "ecs-log-group", value_name = "GROUP")]
     pub log_group: Option<String>,
+    /// How a tracer's tools and traces reach the task: `host` volumes of the task definition
+    /// (the default; same paths on the container instances) or `upload` through the agent.
+    #[arg(long = "ecs-tracer-tools", value_name = "host|upload")]
+    pub tracer_tools: Option<String>,
 }
 
 impl EcsArgs {
@@ -85,6 +89,7 @@ impl EcsArgs {
             cpu,
             memory,
             log_group,
+            tracer_tools,
         } = self;
         config.is_none()
             && [
@@ -101,6 +106,7 @@ impl EcsArgs {
                 cpu,
                 memory,
                 log_group,
+                tracer_tools,
             ]
             .iter()
             .all(|o| o.is_none())
@@ -128,6 +134,7 @@ impl EcsArgs {
             ("cpu", &self.cpu),
             ("memory", &self.memory),
             ("log-group", &self.log_group),
+            ("tracer-tools", &self.tracer_tools),
         ];
         for (key, value) in scalars {
             flags.flag(key, value)?;
@@ -176,6 +183,8 @@ mod tests {
             "127.0.0.1:7401",
             "--ecs-memory",
             "4096",
+            "--ecs-tracer-tools",
+            "upload",
         ]);
         assert!(!a.is_empty());
         let c = a.config().unwrap();
@@ -186,6 +195,7 @@ mod tests {
         assert!(c.assign_public_ip);
         assert_eq!(c.listen.to_string(), "127.0.0.1:7401");
         assert_eq!(c.memory, "4096");
+        assert_eq!(c.tracer_tools, gha_backend_ecs::TracerTools::Upload);
         assert!(parse(&[]).is_empty());
     }
 

@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
 use gha_exec::{Backend, BackendError, JobEnv, JobSpec};
 use tokio::sync::Mutex;
 
-use super::config::{CONTAINER_NAME, EcsConfig, LaunchType};
+use super::config::{CONTAINER_NAME, EcsConfig, LaunchType, TracerTools};
 use super::job_env::{EcsJobEnv, stop_task};
 use super::task_definition::TaskDefinitionPlan;
 use super::task_status::{describe_failures, describe_stopped_task, task_id};
@@ -475,12 +475,23 @@ impl Backend for EcsBackend {
             repository: spec.repository.clone(),
         };
         match RemoteJobEnv::start(connection, job, &spec.source_dir, options).await {
-            Ok(remote) => Ok(Box::new(EcsJobEnv::new(
-                remote,
-                self.ecs.clone(),
-                self.config.cluster.clone(),
-                task_arn,
-            ))),
+            Ok(remote) => {
+                let mut job = EcsJobEnv::new(
+                    remote,
+                    self.ecs.clone(),
+                    self.config.cluster.clone(),
+                    task_arn,
+                );
+                let mounts = &spec.tracer_requirements.mounts;
+                if self.config.tracer_tools == TracerTools::Upload
+                    && !mounts.is_empty()
+                    && let Err(e) = job.ship_mounts(mounts).await
+                {
+                    let _ = job.stop().await;
+                    return Err(e);
+                }
+                Ok(Box::new(job))
+            }
             Err(e) => {
                 let _ = stop_task(
                     &self.ecs,

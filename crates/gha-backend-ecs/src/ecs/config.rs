@@ -42,6 +42,33 @@ impl LaunchType {
     }
 }
 
+/// How the tool bundles and trace directory a `StepTracer` asks for reach the task.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TracerTools {
+    /// Host volumes of the task definition (`host`): the directories must exist at the same
+    /// paths on the container instances, and traces are written there (EC2 only; for instances
+    /// that share those paths with the controller, e.g. a network file system).
+    #[default]
+    HostVolumes,
+    /// Through the agent (`upload`): the bundles are copied into the task when the job starts,
+    /// and new or changed files of the trace directory are copied back after every process
+    /// the job runs. Works on any container instance and on Fargate.
+    Upload,
+}
+
+impl std::str::FromStr for TracerTools {
+    type Err = String;
+    fn from_str(s: &str) -> Result<TracerTools, String> {
+        match s {
+            "host" => Ok(TracerTools::HostVolumes),
+            "upload" => Ok(TracerTools::Upload),
+            _ => Err(format!(
+                "unknown way to ship tracer tools '{s}' (expected host or upload)"
+            )),
+        }
+    }
+}
+
 /// Settings of an [`EcsBackend`](crate::EcsBackend).
 ///
 /// ```
@@ -114,6 +141,9 @@ pub struct EcsConfig {
     /// The task network mode instead of the launch type's usual one (`GHA_ECS_NETWORK_MODE`:
     /// `bridge`, `host` or `awsvpc`), e.g. `bridge` for Fargate on an emulator.
     pub network_mode: Option<String>,
+    /// How a tracer's tools and traces reach the task (`GHA_ECS_TRACER_TOOLS`: `host`, the
+    /// default, or `upload`).
+    pub tracer_tools: TracerTools,
 }
 
 impl Default for EcsConfig {
@@ -143,6 +173,7 @@ impl Default for EcsConfig {
             agent_dead_after: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(5),
             network_mode: None,
+            tracer_tools: TracerTools::HostVolumes,
         }
     }
 }
@@ -296,6 +327,12 @@ impl EcsConfig {
                 ));
             }
             c.network_mode = Some(v.value().to_string());
+        }
+        if let Some(v) = get("tracer-tools") {
+            c.tracer_tools = v
+                .value()
+                .parse()
+                .map_err(|e| format!("{}: {e}", v.origin))?;
         }
         Ok(c)
     }
@@ -472,7 +509,7 @@ mod tests {
              advertise-url: tcp://10.0.0.5:7500\ntls-cert: c.pem\ntls-key: k.pem\ncpu: 2048\n\
              memory: 4096\nagent-command: [/bin/gha, agent, -v]\nlog-group: /gha\n\
              log-stream-prefix: p\nconnect-timeout: 90\npoll-interval: 0.5\n\
-             agent-dead-after: 12\nnetwork-mode: awsvpc\n",
+             agent-dead-after: 12\nnetwork-mode: awsvpc\ntracer-tools: upload\n",
         )
         .unwrap();
         let c = EcsConfig::from_settings(&EcsSettings::from_file(&file).unwrap()).unwrap();
@@ -503,6 +540,7 @@ mod tests {
         assert_eq!(c.poll_interval, Duration::from_millis(500));
         assert_eq!(c.agent_dead_after, Duration::from_secs(12));
         assert_eq!(c.network_mode(), "awsvpc");
+        assert_eq!(c.tracer_tools, TracerTools::Upload);
         c.validate().unwrap();
     }
 

@@ -1,9 +1,14 @@
 //! A job running in an ECS task: the agent's [`RemoteJobEnv`] plus the task to stop at the end.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use gha_exec::{BackendError, Exec, ExitStatus, JobEnv, JobPaths, LogSink, RunnerInfo};
+use gha_exec::{
+    BackendError, Exec, ExitStatus, JobEnv, JobPaths, LogSink, Mount, RunnerInfo, VecLogSink,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::backend::sdk_error;
@@ -41,6 +46,14 @@ pub struct EcsJobEnv {
     cluster: String,
     task_arn: String,
     stopped: AtomicBool,
+    /// Writable tracer directories shipped through the agent ([`TracerTools::Upload`]): their
+    /// directories are made in the task before, and their new files copied back after, every
+    /// process the job runs.
+    ///
+    /// [`TracerTools::Upload`]: crate::TracerTools::Upload
+    synced: Vec<Mount>,
+    /// Path in the task → (size, modification time) of the copy made here.
+    copied: Mutex<HashMap<String, (u64, i64)>>,
 }
 
 impl std::fmt::Debug for EcsJobEnv {
@@ -64,7 +77,111 @@ impl EcsJobEnv {
             cluster,
             task_arn,
             stopped: AtomicBool::new(false),
+            synced: Vec::new(),
+            copied: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Ships a tracer's directories through the agent: read-only ones (tool bundles) are
+    /// copied into the task at their targets now; writable ones (trace directories) are kept
+    /// in step from then on (see [`EcsJobEnv::synced`]).
+    pub(crate) async fn ship_mounts(&mut self, mounts: &[Mount]) -> Result<(), BackendError> {
+        for m in mounts {
+            if m.read_only {
+                gha_exec::action_container::copy_dir_through_files(
+                    &self.remote,
+                    &m.source,
+                    &m.target,
+                )
+                .await
+                .map_err(|e| {
+                    BackendError::Other(format!(
+                        "copying {} into the ECS task {} failed: {e}",
+                        m.source.display(),
+                        task_id(&self.task_arn)
+                    ))
+                })?;
+            } else {
+                self.synced.push(m.clone());
+            }
+        }
+        self.make_synced_dirs().await
+    }
+
+    /// Runs a helper command in the task; its output lines.
+    async fn helper(&self, argv: Vec<String>, what: &str) -> Result<Vec<String>, BackendError> {
+        let sink = VecLogSink::default();
+        let status = self
+            .remote
+            .exec(&Exec::new(argv), &sink, CancellationToken::new())
+            .await?;
+        let lines: Vec<String> = sink.lines().into_iter().map(|(_, l)| l).collect();
+        if !status.success() {
+            return Err(BackendError::Other(format!(
+                "{what} in the ECS task {} failed ({status}): {}",
+                task_id(&self.task_arn),
+                lines.join("\n")
+            )));
+        }
+        Ok(lines)
+    }
+
+    /// Makes every directory of the synced host directories in the task (a tracer makes a
+    /// step's trace directory here just before the step).
+    async fn make_synced_dirs(&self) -> Result<(), BackendError> {
+        if self.synced.is_empty() {
+            return Ok(());
+        }
+        let mut argv = vec!["mkdir".to_string(), "-p".into(), "--".into()];
+        for m in &self.synced {
+            argv.push(m.target.clone());
+            for rel in directories_under(&m.source) {
+                argv.push(format!("{}/{rel}", m.target.trim_end_matches('/')));
+            }
+        }
+        self.helper(argv, "making the trace directories").await?;
+        Ok(())
+    }
+
+    /// Copies new or changed files of the synced directories back here.
+    async fn copy_back(&self) -> Result<(), BackendError> {
+        for m in &self.synced {
+            let target = m.target.trim_end_matches('/');
+            let argv = [
+                "find", target, "-type", "f", "-exec", "stat", "-c", "%s %Y %n", "{}", "+",
+            ]
+            .map(String::from)
+            .to_vec();
+            for line in self.helper(argv, "listing the traces").await? {
+                let mut parts = line.splitn(3, ' ');
+                let (Some(size), Some(mtime), Some(path)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                let (Ok(size), Ok(mtime)) = (size.parse::<u64>(), mtime.parse::<i64>()) else {
+                    continue;
+                };
+                let Some(rel) = path.strip_prefix(target).and_then(|r| r.strip_prefix('/')) else {
+                    continue;
+                };
+                let local = m.source.join(rel);
+                let seen = lock(&self.copied).get(path).copied();
+                if seen == Some((size, mtime)) && local.exists() {
+                    continue;
+                }
+                let bytes = self.remote.read_file(path).await?;
+                if let Some(parent) = local.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        BackendError::io(format!("creating {}", parent.display()), e)
+                    })?;
+                }
+                std::fs::write(&local, bytes)
+                    .map_err(|e| BackendError::io(format!("writing {}", local.display()), e))?;
+                lock(&self.copied).insert(path.to_string(), (size, mtime));
+            }
+        }
+        Ok(())
     }
 
     /// The task's ARN.
@@ -91,7 +208,15 @@ impl JobEnv for EcsJobEnv {
         sink: &dyn LogSink,
         cancel: CancellationToken,
     ) -> Result<ExitStatus, BackendError> {
-        self.remote.exec(exec, sink, cancel).await
+        if self.synced.is_empty() {
+            return self.remote.exec(exec, sink, cancel).await;
+        }
+        self.make_synced_dirs().await?;
+        let status = self.remote.exec(exec, sink, cancel).await?;
+        self.copy_back().await.map_err(|e| {
+            BackendError::Other(format!("copying the traces back from the task: {e}"))
+        })?;
+        Ok(status)
     }
 
     async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), BackendError> {
@@ -141,4 +266,30 @@ impl Drop for EcsJobEnv {
             }
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The directories under `root`, relative to it (`a`, `a/b`, ...); none when it is unreadable.
+fn directories_under(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let path = e.path();
+                if let Ok(rel) = path.strip_prefix(root) {
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
 }

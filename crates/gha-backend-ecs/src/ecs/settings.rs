@@ -139,6 +139,12 @@ pub const SETTING_KEYS: &[SettingKey] = &[
         "GHA_ECS_NETWORK_MODE",
         Scalar,
     ),
+    key(
+        "tracer-tools",
+        "--ecs-tracer-tools",
+        "GHA_ECS_TRACER_TOOLS",
+        Scalar,
+    ),
 ];
 
 /// The variable naming a config file when no `--ecs-config` flag does.

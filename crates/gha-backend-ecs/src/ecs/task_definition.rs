@@ -8,7 +8,7 @@ use gha_exec::TracerRequirements;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::config::{AGENT_MOUNT, CONTAINER_NAME, EcsConfig, LaunchType};
+use super::config::{AGENT_MOUNT, CONTAINER_NAME, EcsConfig, LaunchType, TracerTools};
 
 /// One host directory mounted into the task.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -81,7 +81,12 @@ impl TaskDefinitionPlan {
                 read_only: true,
             });
         }
-        for (i, m) in tracers.mounts.iter().enumerate() {
+        // Uploaded tools travel through the agent instead (see EcsJobEnv).
+        let tracer_mounts = match config.tracer_tools {
+            TracerTools::HostVolumes => tracers.mounts.as_slice(),
+            TracerTools::Upload => &[],
+        };
+        for (i, m) in tracer_mounts.iter().enumerate() {
             mounts.push(PlannedMount {
                 name: format!("gha-tools-{i}"),
                 source: m.source.to_string_lossy().into_owned(),
@@ -254,6 +259,32 @@ mod tests {
         assert_ne!(plain.family(), traced.family());
         assert_eq!(traced.mounts[0].name, "gha-tools-0");
         assert_eq!(traced.family().len(), "gha-".len() + 16);
+    }
+
+    #[test]
+    fn uploaded_tracer_tools_are_no_volumes() {
+        let mut needs = TracerRequirements::default();
+        needs.capabilities.push("SYS_PTRACE".into());
+        needs.mounts.push(Mount {
+            source: "/opt/strace".into(),
+            target: "/__gha/tools/strace".into(),
+            read_only: true,
+        });
+        let config = EcsConfig {
+            launch_type: LaunchType::Fargate,
+            tracer_tools: TracerTools::Upload,
+            ..EcsConfig::default()
+        };
+        let plan = TaskDefinitionPlan::new(&config, "img", &needs);
+        assert!(plan.mounts.is_empty());
+        assert_eq!(plan.capabilities, ["SYS_PTRACE"]);
+        plan.validate().unwrap();
+        let config = EcsConfig {
+            tracer_tools: TracerTools::HostVolumes,
+            ..config
+        };
+        let plan = TaskDefinitionPlan::new(&config, "img", &needs);
+        assert!(plan.validate().unwrap_err().contains("need EC2"));
     }
 
     #[test]
