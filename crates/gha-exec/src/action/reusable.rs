@@ -77,8 +77,21 @@ pub(crate) fn run_workflow_call<'a>(
         let uses = &call.uses.value;
         let depth = options.actions.call_depth + 1;
         if depth >= MAX_WORKFLOW_DEPTH {
+            // Local trees are checked before the run starts (`gha run` exits 2); this catches
+            // remote callees, with GitHub's message.
+            let name = |p: &str| {
+                if p.contains('@') {
+                    p.to_string()
+                } else {
+                    format!("./{}@", p.trim_start_matches("./"))
+                }
+            };
             return Err(format!(
-                "`{uses}`: reusable workflows may be nested at most {MAX_WORKFLOW_DEPTH} levels deep"
+                "error parsing called workflow \"{}\": job \"{}\" calls workflow \"{}\", but doing so would exceed the limit on called workflow depth of {}",
+                name(&caller.workflow),
+                caller.id,
+                name(uses),
+                MAX_WORKFLOW_DEPTH - 1
             ));
         }
         let reference = WorkflowRef::parse(uses).map_err(|e| format!("`{uses}`: {e}"))?;
@@ -238,5 +251,75 @@ struct NoHashFiles;
 impl gha_expr::HashFiles for NoHashFiles {
     fn hash_files(&self, _: &[String]) -> Result<String, String> {
         Err("hashFiles is not available in `with:` of a reusable workflow call".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::run::{RunCancellation, RunOptions};
+    use crate::{HostBackend, HostBackendOptions, Masker};
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<String>>);
+
+    impl RunObserver for Collect {
+        fn on_event(&self, e: &RunEvent) {
+            self.0.lock().unwrap().push(format!("{e:?}"));
+        }
+    }
+
+    /// The executor alone (no pre-run check, as for remote callees) stops at GitHub's depth.
+    #[tokio::test]
+    async fn the_run_time_guard_stops_the_tenth_called_level_with_githubs_message() {
+        let repo = tempfile::tempdir().unwrap();
+        let runs = tempfile::tempdir().unwrap();
+        let dir = repo.path().join(".github/workflows");
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = 11;
+        for i in 1..n {
+            let body = if i + 1 < n {
+                format!("  l{i}:\n    uses: ./.github/workflows/w{}.yml\n", i + 1)
+            } else {
+                format!("  l{i}:\n    runs-on: x\n    steps: [{{run: echo leaf-ran}}]\n")
+            };
+            std::fs::write(
+                dir.join(format!("w{i}.yml")),
+                format!("on: workflow_call\njobs:\n{body}"),
+            )
+            .unwrap();
+        }
+        let top = gha_model::Workflow::from_yaml(
+            "on: push\njobs:\n  l0:\n    uses: ./.github/workflows/w1.yml\n",
+        )
+        .unwrap();
+        let observer = Arc::new(Collect::default());
+        let executor = Executor::new(
+            Arc::new(HostBackend::new(HostBackendOptions::new(runs.path()))),
+            observer.clone(),
+            Arc::new(Masker::new()),
+        );
+        let report = executor
+            .run(
+                vec![WorkflowFile {
+                    path: ".github/workflows/w0.yml".into(),
+                    workflow: top,
+                }],
+                RunOptions::new(repo.path()),
+                RunCancellation::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(report.conclusion, Conclusion::Failure);
+        let events = observer.0.lock().unwrap().join("\n");
+        assert!(
+            events.contains(
+                r#"error parsing called workflow \"./.github/workflows/w9.yml@\": job \"l9\" calls workflow \"./.github/workflows/w10.yml@\", but doing so would exceed the limit on called workflow depth of 9"#
+            ),
+            "{events}"
+        );
+        assert!(!events.contains("leaf-ran"), "{events}");
     }
 }
