@@ -150,6 +150,13 @@ impl DockerBackend {
         &self.instance
     }
 
+    /// Waits until the host run directories of stopped jobs are deleted (the host side of
+    /// the bind mounts is removed in the background, as with [`HostBackend`]); dropping the
+    /// backend waits too. The first deletion error, if any.
+    pub fn wait_for_removals(&self) -> Result<(), BackendError> {
+        self.host.wait_for_removals()
+    }
+
     fn progress(&self) -> Option<&Progress> {
         self.options.progress.as_ref()
     }

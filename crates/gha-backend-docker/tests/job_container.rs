@@ -320,6 +320,7 @@ async fn stop_is_idempotent_and_a_dropped_job_is_cleaned_up_too() {
             .await
             .is_err()
     );
+    backend.wait_for_removals().unwrap();
     assert_eq!(
         std::fs::read_dir(runs.path()).unwrap().count(),
         0,
