@@ -506,6 +506,43 @@ async fn bad_settings_exit_2_naming_their_flag_variable_or_key() {
         String::from_utf8_lossy(&out.stderr),
         "gha run: error: the --ecs-* flags only apply to --backend ecs\n"
     );
+    let out = gha_command(&[])
+        .args(["prune", "--ecs-cluster", "ci"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: the --ecs-* flags only apply to --backend ecs\n"
+    );
+    let out = gha_command(&[])
+        .args(["rerun", "octo/hello", "1", "--ecs-subnet", "s-1"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "gha rerun: error: the --ecs-* flags only apply to --backend ecs\n"
+    );
+    // gha rerun checks them before asking GitHub (nothing answers at this API URL).
+    let out = gha_command(&[])
+        .args(["rerun", "octo/hello", "1", "--backend", "ecs"])
+        .args([
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--ecs-launch-type",
+            "k8s",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "gha rerun: error: cannot use ECS: --ecs-launch-type: unknown ECS launch type 'k8s' (expected EC2 or FARGATE)\n"
+    );
 }
 
 #[tokio::test]

@@ -188,6 +188,12 @@ async fn run_async(args: &RerunArgs) -> ExitCode {
         let msg = "the --ecs-* flags only apply to --backend ecs";
         return fail(args, 2, "error", msg, None);
     }
+    // Bad ECS settings stop the rerun before it asks GitHub anything.
+    #[cfg(feature = "ecs")]
+    let ecs_config = match on_ecs.then(|| args.ecs.config()).transpose() {
+        Ok(c) => c,
+        Err(e) => return fail(args, 2, "error", &format!("cannot use ECS: {e}"), None),
+    };
     let run_ref = match RunRef::parse(&args.repository, args.run_id.as_deref()) {
         Ok(r) => r,
         Err(e) => return fail(args, 2, "error", &e.to_string(), None),
@@ -307,12 +313,8 @@ async fn run_async(args: &RerunArgs) -> ExitCode {
         }
         #[cfg(feature = "ecs")]
         RerunBackend::Ecs => {
-            let mut config = match args.ecs.config() {
-                Ok(c) => c,
-                Err(e) => {
-                    let msg = format!("cannot use ECS: {e}");
-                    return fail(args, 2, "error", &msg, Some(&analysis));
-                }
+            let Some(mut config) = ecs_config else {
+                return fail(args, 2, "error", "no ECS settings", Some(&analysis));
             };
             for p in &args.platforms {
                 if let Err(e) = config.platforms.add_flag(p) {
