@@ -28,8 +28,9 @@ pub enum RerunBackend {
     /// A Docker container (the tracer's tool is bundled into it).
     Docker,
     /// An AWS ECS task (--ecs-* flags, GHA_ECS_* variables or --ecs-config, as `gha run
-    /// --backend ecs`; a tracer's tool and trace directories must exist at the same paths on
-    /// the container instances).
+    /// --backend ecs`; the tracer's tool and trace directories are host volumes at the same
+    /// paths on the container instances, or go through the agent with --ecs-tracer-tools
+    /// upload).
     #[cfg(feature = "ecs")]
     Ecs,
 }
