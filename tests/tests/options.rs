@@ -13,6 +13,8 @@ fn dry_run_plans_without_running(b) {
     assert_eq!(r.step("a", "s")["outcome"], "success");
     assert!(r.stdout().contains("| touch ran-for-real"));
     assert!(!gha.repo.path().join("ran-for-real").exists());
+    // Nothing was started: under ECS, no task (so no agent).
+    assert!(r.agents.is_empty(), "{}", r.all_output());
 }
 
 fn event_payload_vars_env_files_and_summary_dir(b) {

@@ -50,6 +50,10 @@ fn step_semantics(b) {
         ("skipped".into(), "skipped".into())
     );
     assert_eq!(r.job("steps")["conclusion"], "failure");
+    if b.is_ecs() {
+        // The job ran in one task, served by one agent.
+        assert_eq!(r.agents.len(), 1, "{}", r.all_output());
+    }
     // The script is echoed in a group, with the shell and env.
     assert!(out.contains("▼ Run test \"$FROM_ENV_FILE\" = one"), "{out}");
     assert!(out.contains("|   STEP: step"), "{out}");
