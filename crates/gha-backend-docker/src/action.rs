@@ -247,7 +247,7 @@ pub(crate) async fn run_action_container(
                     engine,
                     image,
                     None,
-                    &crate::image::ImageUse::JobContainer,
+                    &crate::image::ImageUse::Action(req.name.clone()),
                     None,
                 )
                 .await

@@ -19,6 +19,9 @@ pub(crate) enum ImageUse {
     JobContainer,
     /// `jobs.<id>.services.<id>`.
     Service(String),
+    /// A Docker action's image (`docker://IMAGE` or `runs.image: docker://IMAGE`), named by the
+    /// step's `uses:`.
+    Action(String),
 }
 
 /// Pulls `image` unless the engine already has it.
@@ -100,6 +103,9 @@ fn pull_failed(image: &str, used_for: &ImageUse, why: &str) -> BackendError {
         ImageUse::Service(id) => format!(
             "build or load it locally (`docker load`, `docker build -t`), or change `services.{id}.image`"
         ),
+        ImageUse::Action(uses) => format!(
+            "build or load it locally (`docker load`, `docker build -t`), or change the step's `uses: {uses}`"
+        ),
     };
     BackendError::Other(format!(
         "image {image} is not on the Docker engine and could not be pulled ({why}); {hint}"
@@ -145,5 +151,24 @@ mod tests {
         .to_string();
         assert!(e.contains("catthehacker/ubuntu:act-latest"), "{e}");
         assert!(e.contains("-P ubuntu-latest=IMAGE"), "{e}");
+    }
+
+    #[test]
+    fn an_action_image_error_points_at_the_step() {
+        let e = pull_failed(
+            "alpine:3.20",
+            &ImageUse::Action("docker://alpine:3.20".into()),
+            "no registry",
+        )
+        .to_string();
+        assert!(
+            e.contains("image alpine:3.20 is not on the Docker engine"),
+            "{e}"
+        );
+        assert!(
+            e.contains("change the step's `uses: docker://alpine:3.20`"),
+            "{e}"
+        );
+        assert!(!e.contains("container:"), "{e}");
     }
 }
