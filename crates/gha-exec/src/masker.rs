@@ -33,7 +33,24 @@ pub const MASK: &str = "***";
 /// ```
 #[derive(Debug, Default)]
 pub struct Masker {
-    values: RwLock<Vec<String>>,
+    values: RwLock<Values>,
+}
+
+/// The registered values and one automaton over all of them, so that a line is scanned once
+/// however many values (and encoded forms) there are.
+#[derive(Debug, Default)]
+struct Values {
+    list: Vec<String>,
+    finder: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Values {
+    fn rebuild(&mut self) {
+        // Longest first, so a secret that contains another is found whole.
+        self.list.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        // Standard semantics: overlapping matches of every value are all reported.
+        self.finder = aho_corasick::AhoCorasick::new(&self.list).ok();
+    }
 }
 
 impl Masker {
@@ -55,9 +72,10 @@ impl Masker {
     /// ```
     pub fn add(&self, value: &str) {
         let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
+        let before = values.list.len();
         let mut push = |v: &str| {
-            if !v.trim().is_empty() && !values.iter().any(|x| x == v) {
-                values.push(v.to_string());
+            if !v.trim().is_empty() && !values.list.iter().any(|x| x == v) {
+                values.list.push(v.to_string());
             }
         };
         let mut plain = vec![value];
@@ -75,8 +93,9 @@ impl Masker {
                 push(&encoded);
             }
         }
-        // Longest first, so a secret that contains another is found whole.
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        if values.list.len() != before {
+            values.rebuild();
+        }
     }
 
     /// Whether nothing is registered.
@@ -84,29 +103,27 @@ impl Masker {
         self.values
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .list
             .is_empty()
     }
 
     /// Whether `text` contains a registered value.
     pub fn contains_secret(&self, text: &str) -> bool {
         let values = self.values.read().unwrap_or_else(|e| e.into_inner());
-        values.iter().any(|v| text.contains(v.as_str()))
+        values.finder.as_ref().is_some_and(|f| f.is_match(text))
     }
 
     /// `text` with every occurrence of every registered value replaced by `***`.
     pub fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let values = self.values.read().unwrap_or_else(|e| e.into_inner());
-        let mut ranges: Vec<(usize, usize)> = Vec::new();
-        for v in values.iter() {
-            let mut from = 0;
-            while let Some(pos) = text[from..].find(v.as_str()) {
-                let start = from + pos;
-                ranges.push((start, start + v.len()));
-                // Overlapping occurrences: continue one character further.
-                let step = text[start..].chars().next().map_or(1, char::len_utf8);
-                from = start + step;
-            }
-        }
+        let Some(finder) = &values.finder else {
+            return Cow::Borrowed(text);
+        };
+        // Values and text are UTF-8, so matches start and end on character boundaries.
+        let mut ranges: Vec<(usize, usize)> = finder
+            .find_overlapping_iter(text)
+            .map(|m| (m.start(), m.end()))
+            .collect();
         if ranges.is_empty() {
             return Cow::Borrowed(text);
         }
