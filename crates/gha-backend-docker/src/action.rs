@@ -413,18 +413,7 @@ async fn attach_and_wait(
     out.finish(&mut |l| sink.line(OutputStream::Stdout, l));
     err.finish(&mut |l| sink.line(OutputStream::Stderr, l));
     let code = exit_code(engine, id).await?;
-    if cancelled && code > 128 {
-        return Ok(ExitStatus {
-            code: None,
-            signal: Some(code - 128),
-            cancelled,
-        });
-    }
-    Ok(ExitStatus {
-        code: Some(code),
-        signal: None,
-        cancelled,
-    })
+    Ok(ExitStatus::from_wait_code(code, cancelled))
 }
 
 async fn kill(engine: &Engine, id: &str, signal: &str) {

@@ -138,18 +138,7 @@ pub(crate) async fn run(
             sink.line(OutputStream::Stdout, line);
         }
     }
-    if cancelled && code > 128 {
-        return Ok(ExitStatus {
-            code: None,
-            signal: Some(code - 128),
-            cancelled,
-        });
-    }
-    Ok(ExitStatus {
-        code: Some(code),
-        signal: None,
-        cancelled,
-    })
+    Ok(ExitStatus::from_wait_code(code, cancelled))
 }
 
 pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -309,18 +309,7 @@ impl Launcher {
         out_split.finish(&mut |l| sink.line(OutputStream::Stdout, l));
         err_split.finish(&mut |l| sink.line(OutputStream::Stderr, l));
         let code = exit.expect("the loop ends with an exit status");
-        if cancelled && code > 128 {
-            return Ok(ExitStatus {
-                code: None,
-                signal: Some(code - 128),
-                cancelled,
-            });
-        }
-        Ok(ExitStatus {
-            code: Some(code),
-            signal: None,
-            cancelled,
-        })
+        Ok(ExitStatus::from_wait_code(code, cancelled))
     }
 
     /// The error for a launcher that went away in the middle of a step.

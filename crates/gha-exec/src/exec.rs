@@ -125,6 +125,33 @@ impl ExitStatus {
         }
     }
 
+    /// The status behind an exit code reported by a shell or a container engine, where
+    /// `128 + N` stands for "killed by signal N": read as the signal only when the process was
+    /// cancelled (we sent the signal), else kept as the exit code the program chose.
+    ///
+    /// ```
+    /// use gha_exec::ExitStatus;
+    /// let killed = ExitStatus::from_wait_code(130, true);
+    /// assert_eq!((killed.code, killed.signal, killed.cancelled), (None, Some(2), true));
+    /// assert_eq!(ExitStatus::from_wait_code(130, false), ExitStatus::exited(130));
+    /// assert_eq!(ExitStatus::from_wait_code(3, true).code, Some(3));
+    /// ```
+    pub fn from_wait_code(code: i32, cancelled: bool) -> ExitStatus {
+        if cancelled && code > 128 {
+            ExitStatus {
+                code: None,
+                signal: Some(code - 128),
+                cancelled,
+            }
+        } else {
+            ExitStatus {
+                code: Some(code),
+                signal: None,
+                cancelled,
+            }
+        }
+    }
+
     /// Exit code 0 and not cancelled.
     pub fn success(&self) -> bool {
         self.code == Some(0) && !self.cancelled
