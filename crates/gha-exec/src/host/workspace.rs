@@ -199,10 +199,11 @@ fn copy_one(src: &Path, dst: &Path, rel: &Path) -> Result<(), BackendError> {
     let from = src.join(rel);
     let to = dst.join(rel);
     // O_NOFOLLOW: a symbolic link fails to open (ELOOP) instead of being followed, which saves
-    // an lstat per file.
+    // an lstat per file. O_NONBLOCK: a FIFO opens at once (and is then skipped) instead of
+    // waiting for a writer; it changes nothing for regular files.
     let input = match std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(&from)
     {
         Ok(f) => f,
@@ -218,6 +219,10 @@ fn copy_one(src: &Path, dst: &Path, rel: &Path) -> Result<(), BackendError> {
         let files = walk_files(&from)?;
         create_dir(&to)?;
         return copy_files(&from, &to, &files);
+    }
+    if !meta.is_file() {
+        // FIFOs, sockets, devices: not workspace content.
+        return Ok(());
     }
     let open_output = || {
         std::fs::OpenOptions::new()
@@ -453,6 +458,19 @@ mod tests {
             std::fs::read_to_string(&script).unwrap(),
             "#!/bin/sh\necho hi\n"
         );
+    }
+
+    #[test]
+    fn a_fifo_in_a_plain_directory_does_not_block_the_copy() {
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("file"), "x").unwrap();
+        let fifo = std::ffi::CString::new(src.path().join("pipe").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        copy_working_tree(src.path(), dst.path()).unwrap();
+        assert_eq!(std::fs::read(dst.path().join("file")).unwrap(), b"x");
+        assert!(!dst.path().join("pipe").exists());
     }
 
     #[test]
