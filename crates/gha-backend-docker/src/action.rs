@@ -10,8 +10,7 @@ use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, BuildImageOptionsBuilder, CreateContainerOptionsBuilder,
-    KillContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    KillContainerOptionsBuilder, ListContainersOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use gha_exec::action_container::{self, ActionContainer, ActionImage};
@@ -192,17 +191,7 @@ impl Drop for RemoveOnDrop {
 }
 
 async fn remove(engine: &Engine, id: &str) -> Result<(), BackendError> {
-    let options = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    match engine.docker().remove_container(id, Some(options)).await {
-        Ok(())
-        | Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(()),
-        Err(e) => Err(engine.error(&format!("removing container {id}"), e)),
-    }
+    engine.force_remove_container(id).await.map(|_| ())
 }
 
 /// Removes the Docker-action containers of job container `parent` that are still there.

@@ -81,6 +81,33 @@ impl Engine {
         self.endpoint.starts_with("unix://")
     }
 
+    /// Removes container `id` (running or not) with its anonymous volumes. `Ok(false)` when it
+    /// was already gone.
+    pub async fn force_remove_container(&self, id: &str) -> Result<bool, BackendError> {
+        let options = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(self.error(&format!("removing container {id}"), e)),
+        }
+    }
+
+    /// Removes network `id`. `Ok(false)` when it was already gone.
+    pub async fn remove_network(&self, id: &str) -> Result<bool, BackendError> {
+        match self.docker.remove_network(id).await {
+            Ok(()) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(self.error(&format!("removing network {id}"), e)),
+        }
+    }
+
     /// Turns a bollard error from doing `what` into a [`BackendError`] that says whether the
     /// engine went away or refused the request.
     pub fn error(&self, what: &str, error: bollard::errors::Error) -> BackendError {

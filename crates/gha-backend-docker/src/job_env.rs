@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use bollard::query_parameters::{
-    DownloadFromContainerOptionsBuilder, RemoveContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use gha_exec::action_container::ActionContainer;
@@ -33,35 +32,15 @@ impl Resources {
     /// error and reports the first one; objects already gone count as removed.
     pub(crate) async fn remove(&self, engine: &Engine) -> Result<(), BackendError> {
         let mut first_error = None;
-        let options = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
         for id in self.containers.iter().rev() {
-            match engine
-                .docker()
-                .remove_container(id, Some(options.clone()))
-                .await
-            {
-                Ok(()) => {}
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => {}
-                Err(e) => {
-                    first_error.get_or_insert(engine.error(&format!("removing container {id}"), e));
-                }
+            if let Err(e) = engine.force_remove_container(id).await {
+                first_error.get_or_insert(e);
             }
         }
-        if let Some(net) = &self.network {
-            match engine.docker().remove_network(net).await {
-                Ok(()) => {}
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => {}
-                Err(e) => {
-                    first_error.get_or_insert(engine.error(&format!("removing network {net}"), e));
-                }
-            }
+        if let Some(net) = &self.network
+            && let Err(e) = engine.remove_network(net).await
+        {
+            first_error.get_or_insert(e);
         }
         first_error.map_or(Ok(()), Err)
     }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
 };
 use gha_exec::BackendError;
 
@@ -65,10 +65,6 @@ pub async fn prune(engine: &Engine, filter: &PruneFilter) -> Result<PruneReport,
         ))
         .await
         .map_err(|e| engine.error("listing containers", e))?;
-    let remove = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
     for c in containers {
         let Some(id) = c.id else { continue };
         let name = c
@@ -76,12 +72,8 @@ pub async fn prune(engine: &Engine, filter: &PruneFilter) -> Result<PruneReport,
             .and_then(|n| n.first().cloned())
             .map(|n| n.trim_start_matches('/').to_string())
             .unwrap_or_else(|| id.clone());
-        match docker.remove_container(&id, Some(remove.clone())).await {
-            Ok(()) => report.containers.push(name),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => return Err(engine.error(&format!("removing container {name}"), e)),
+        if engine.force_remove_container(&id).await? {
+            report.containers.push(name);
         }
     }
 
@@ -96,12 +88,8 @@ pub async fn prune(engine: &Engine, filter: &PruneFilter) -> Result<PruneReport,
     for n in networks {
         let Some(id) = n.id else { continue };
         let name = n.name.unwrap_or_else(|| id.clone());
-        match docker.remove_network(&id).await {
-            Ok(()) => report.networks.push(name),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => return Err(engine.error(&format!("removing network {name}"), e)),
+        if engine.remove_network(&id).await? {
+            report.networks.push(name);
         }
     }
 
