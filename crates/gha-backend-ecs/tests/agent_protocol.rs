@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gha_backend_ecs::agent::protocol::{AgentJob, AgentMessage, ControllerMessage};
+use gha_backend_ecs::agent::protocol::{
+    AgentJob, AgentMessage, ControllerMessage, MAX_HASH_PATTERNS, PROTOCOL_VERSION,
+};
 use gha_backend_ecs::agent::{
     AgentError, AgentListener, AgentOptions, AgentUrl, RemoteJobEnv, RemoteOptions, TlsIdentity,
     run_agent,
@@ -169,6 +171,168 @@ async fn files_round_trip_in_chunks() {
     let err = env.read_file("/no/such/file").await.unwrap_err();
     assert!(matches!(err, BackendError::NotFound(p) if p == "/no/such/file"));
     env.stop().await.unwrap();
+    agent.handle.await.unwrap().unwrap();
+}
+
+/// GitHub's hashFiles value: sha256 over the sha256 of each matched file, in walk order.
+fn expected_hash(contents: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut total = Sha256::new();
+    for c in contents {
+        total.update(Sha256::digest(c));
+    }
+    hex::encode(total.finalize())
+}
+
+fn pats(p: &[&str]) -> Vec<String> {
+    p.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn hash_files_is_computed_by_the_agent_over_its_workspace() {
+    let (_l, env, agent, _repo) = connected(None).await;
+    let ws = env.paths().workspace.clone();
+    // The controller does not see the task's files.
+    assert!(env.paths().host_workspace.is_none());
+    // A file the job makes counts; files outside the workspace never do.
+    let status = env
+        .exec(
+            &Exec::new([
+                "sh",
+                "-c",
+                "mkdir -p gen && echo made > gen/made.sh && echo out > ../outside.sh",
+            ])
+            .working_dir(ws.clone()),
+            &VecLogSink::default(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let all = expected_hash(&[b"made\n", b"echo main\n"]);
+    assert_eq!(env.hash_files(&pats(&["**/*.sh"])).await.unwrap(), all);
+    // `!` excludes, in order; `..` and absolute paths outside match nothing.
+    assert_eq!(
+        env.hash_files(&pats(&["**/*.sh", "!gen"])).await.unwrap(),
+        expected_hash(&[b"echo main\n"])
+    );
+    assert_eq!(
+        env.hash_files(&pats(&["../*.sh", "/etc/passwd"]))
+            .await
+            .unwrap(),
+        ""
+    );
+    // Absolute patterns inside the workspace (`${{ github.workspace }}/...`) work.
+    assert_eq!(
+        env.hash_files(&[format!("{ws}/src/main.sh")])
+            .await
+            .unwrap(),
+        expected_hash(&[b"echo main\n"])
+    );
+    assert_eq!(env.hash_files(&pats(&["*.nothing"])).await.unwrap(), "");
+    // A bad pattern fails with the pattern's own message.
+    let err = env.hash_files(&pats(&["["])).await.unwrap_err();
+    assert!(
+        matches!(&err, BackendError::Other(m) if m.starts_with("Invalid pattern '['")),
+        "{err}"
+    );
+    // Too many patterns fail here, before a frame is sent, and the connection stays usable.
+    let err = env
+        .hash_files(&vec!["x".to_string(); MAX_HASH_PATTERNS + 1])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("too many patterns"), "{err}");
+    assert_eq!(env.hash_files(&pats(&["**/*.sh"])).await.unwrap(), all);
+    env.stop().await.unwrap();
+    agent.handle.await.unwrap().unwrap();
+}
+
+/// A controller speaking raw frames to a real agent: the agent refuses an oversized pattern
+/// list itself (a controller need not be this crate's).
+#[tokio::test]
+async fn the_agent_bounds_the_pattern_lists_it_accepts() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_util::codec::{Framed, LengthDelimitedCodec};
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url: AgentUrl = format!("tcp://{}", tcp.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let agent = start_agent(url, "t0ken", None).await;
+    let (socket, _) = tokio::time::timeout(Duration::from_secs(10), tcp.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut framed = Framed::new(socket, LengthDelimitedCodec::new());
+    async fn recv(
+        framed: &mut Framed<tokio::net::TcpStream, LengthDelimitedCodec>,
+    ) -> AgentMessage {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), framed.next())
+                .await
+                .expect("the agent answers")
+                .unwrap()
+                .unwrap();
+            match serde_json::from_slice(&frame).unwrap() {
+                AgentMessage::Heartbeat => continue,
+                m => return m,
+            }
+        }
+    }
+    async fn send(
+        framed: &mut Framed<tokio::net::TcpStream, LengthDelimitedCodec>,
+        m: &ControllerMessage,
+    ) {
+        framed
+            .send(bytes::Bytes::from(serde_json::to_vec(m).unwrap()))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        recv(&mut framed).await,
+        AgentMessage::Hello { .. }
+    ));
+    send(&mut framed, &ControllerMessage::Welcome).await;
+    send(&mut framed, &ControllerMessage::Start { job: job() }).await;
+    let repo = repo();
+    let archive = gha_backend_ecs::agent::workspace_archive(repo.path().to_path_buf())
+        .await
+        .unwrap();
+    let data = hex::encode(archive);
+    send(
+        &mut framed,
+        &ControllerMessage::WorkspaceChunk { data, last: true },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut framed).await,
+        AgentMessage::Ready { .. }
+    ));
+
+    let too_many = ControllerMessage::HashFiles {
+        id: 1,
+        patterns: vec!["x".to_string(); MAX_HASH_PATTERNS + 1],
+    };
+    send(&mut framed, &too_many).await;
+    match recv(&mut framed).await {
+        AgentMessage::Failed { id: 1, error } => {
+            assert!(error.message.contains("too many patterns"), "{error:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let fine = ControllerMessage::HashFiles {
+        id: 2,
+        patterns: pats(&["README.md"]),
+    };
+    send(&mut framed, &fine).await;
+    assert_eq!(
+        recv(&mut framed).await,
+        AgentMessage::Hashed {
+            id: 2,
+            hash: expected_hash(&[b"hello\n"])
+        }
+    );
+    send(&mut framed, &ControllerMessage::Stop).await;
+    assert_eq!(recv(&mut framed).await, AgentMessage::Stopped);
     agent.handle.await.unwrap().unwrap();
 }
 
@@ -348,7 +512,10 @@ async fn silent_agent(url: AgentUrl, token: String) -> tokio::task::JoinHandle<(
             .await
             .unwrap();
         let mut framed = Framed::new(tcp, LengthDelimitedCodec::new());
-        let hello = AgentMessage::Hello { token, version: 1 };
+        let hello = AgentMessage::Hello {
+            token,
+            version: PROTOCOL_VERSION,
+        };
         framed
             .send(bytes::Bytes::from(serde_json::to_vec(&hello).unwrap()))
             .await

@@ -106,6 +106,34 @@ pub trait JobEnv: Send + Sync {
     /// Reads a whole file. A missing file is [`BackendError::NotFound`].
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, BackendError>;
 
+    /// `hashFiles(patterns...)` over the job's workspace, with GitHub's semantics (see
+    /// [`hash_files`](crate::hash_files::hash_files)): patterns relative to `GITHUB_WORKSPACE`,
+    /// `!` excludes, files outside the workspace never count, and the empty string when nothing
+    /// matches. A bad pattern is [`BackendError::Other`] with the message GitHub's would give.
+    ///
+    /// The default hashes [`JobPaths::host_workspace`] on a blocking thread, and is
+    /// [`BackendError::Unsupported`] when the workspace is not visible on this machine.
+    /// Environments whose workspace lives elsewhere (an ECS task) override it to hash the files
+    /// where they are; wrappers around another `JobEnv` forward it.
+    ///
+    /// ```
+    /// use gha_exec::{Backend, HostBackend, HostBackendOptions, JobSpec};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let runs = tempfile::tempdir().unwrap();
+    /// let repo = tempfile::tempdir().unwrap();
+    /// std::fs::write(repo.path().join("Cargo.lock"), "lock").unwrap();
+    /// let env = HostBackend::new(HostBackendOptions::new(runs.path()))
+    ///     .start_job(&JobSpec::new("build", repo.path())).await.unwrap();
+    /// let hash = env.hash_files(&["**/Cargo.lock".into()]).await.unwrap();
+    /// assert_eq!(hash.len(), 64);
+    /// assert_eq!(env.hash_files(&["*.nothing".into()]).await.unwrap(), "");
+    /// env.stop().await.unwrap();
+    /// # });
+    /// ```
+    async fn hash_files(&self, patterns: &[String]) -> Result<String, BackendError> {
+        default_hash_files(self.paths(), patterns).await
+    }
+
     /// Makes a directory of this machine (an action's files) available inside the environment
     /// and returns its path there. `layout` is where it belongs under `<work>/_actions/`, the
     /// official runner's layout: `owner/repo/ref` (container jobs see `/__w/_actions/...`).
@@ -233,6 +261,41 @@ pub fn sanitize_name(name: &str) -> String {
             }
         })
         .collect()
+}
+
+/// What [`JobEnv::hash_files`] does by default: [`hash_files`](crate::hash_files::hash_files)
+/// over `paths.host_workspace` on a blocking thread, or [`BackendError::Unsupported`] when the
+/// workspace is not visible on this machine. Pattern errors are [`BackendError::Other`] with
+/// the pattern's message.
+///
+/// ```
+/// use gha_exec::{BackendError, JobPaths};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let ws = tempfile::tempdir().unwrap();
+/// std::fs::write(ws.path().join("a.txt"), "a").unwrap();
+/// let mut paths = JobPaths::under("/w/_temp", "/w/repo/repo");
+/// let err = gha_exec::backend::default_hash_files(&paths, &["*.txt".into()]).await.unwrap_err();
+/// assert!(matches!(err, BackendError::Unsupported(_)), "{err}");
+/// paths.host_workspace = Some(ws.path().to_path_buf());
+/// let hash = gha_exec::backend::default_hash_files(&paths, &["*.txt".into()]).await.unwrap();
+/// assert_eq!(hash.len(), 64);
+/// # });
+/// ```
+pub async fn default_hash_files(
+    paths: &JobPaths,
+    patterns: &[String],
+) -> Result<String, BackendError> {
+    let Some(workspace) = paths.host_workspace.clone() else {
+        return Err(BackendError::Unsupported(format!(
+            "hashFiles: the workspace {} is not visible to gha",
+            paths.workspace
+        )));
+    };
+    let patterns = patterns.to_vec();
+    tokio::task::spawn_blocking(move || crate::hash_files::hash_files(&workspace, &patterns))
+        .await
+        .map_err(|e| BackendError::Other(format!("hashFiles panicked: {e}")))?
+        .map_err(BackendError::Other)
 }
 
 /// A container to start: `jobs.<id>.container` or one of `jobs.<id>.services`, with expressions

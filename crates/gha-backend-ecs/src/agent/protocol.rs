@@ -14,7 +14,9 @@
 //!                                ◀─────   Start{job}, WorkspaceChunk…
 //!   Ready{paths, runner}         ─────▶
 //!                                ◀─────   Exec{id} / Cancel{id} / WriteFile{id} / ReadFile{id}
+//!                                ◀─────   HashFiles{id}
 //!   Output{id}… Exited{id}       ─────▶
+//!   Done{id} / FileChunk{id}… / Hashed{id} / Failed{id}  ─────▶
 //!   Heartbeat                    ◀────▶   Heartbeat
 //!                                ◀─────   Stop
 //!   Stopped                      ─────▶
@@ -23,8 +25,8 @@
 use gha_exec::{BackendError, Exec, ExitStatus, JobPaths, OutputStream, RunnerInfo};
 use serde::{Deserialize, Serialize};
 
-/// The protocol version both sides must speak.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version both sides must speak (2: `HashFiles` / `Hashed`).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest frame either side accepts (8 MiB). An output line is at most
 /// [`gha_exec::MAX_LINE_BYTES`] (1 MiB), and JSON escaping at most sextuples it (a line of
@@ -33,6 +35,36 @@ pub const MAX_FRAME_BYTES: usize = 8 << 20;
 
 /// The largest piece of a file carried by one message (before hex encoding).
 pub const FILE_CHUNK_BYTES: usize = 512 << 10;
+
+/// The most patterns one [`ControllerMessage::HashFiles`] may carry.
+pub const MAX_HASH_PATTERNS: usize = 1024;
+
+/// The most bytes the patterns of one [`ControllerMessage::HashFiles`] may have together
+/// (well inside [`MAX_FRAME_BYTES`] even after JSON escaping).
+pub const MAX_HASH_PATTERN_BYTES: usize = 256 << 10;
+
+/// Checks a `hashFiles` pattern list against [`MAX_HASH_PATTERNS`] and
+/// [`MAX_HASH_PATTERN_BYTES`]. The controller checks before sending (a frame too large would
+/// end the connection) and the agent checks what it receives.
+///
+/// ```
+/// use gha_backend_ecs::agent::protocol::{check_hash_patterns, MAX_HASH_PATTERNS};
+/// assert!(check_hash_patterns(&["**/*.lock".to_string()]).is_ok());
+/// let many = vec!["x".to_string(); MAX_HASH_PATTERNS + 1];
+/// let err = check_hash_patterns(&many).unwrap_err();
+/// assert!(err.to_string().contains("1025 patterns"), "{err}");
+/// ```
+pub fn check_hash_patterns(patterns: &[String]) -> Result<(), BackendError> {
+    let bytes: usize = patterns.iter().map(String::len).sum();
+    if patterns.len() > MAX_HASH_PATTERNS || bytes > MAX_HASH_PATTERN_BYTES {
+        return Err(BackendError::Other(format!(
+            "hashFiles: too many patterns for a remote workspace ({} patterns, {bytes} bytes; \
+             at most {MAX_HASH_PATTERNS} patterns and {MAX_HASH_PATTERN_BYTES} bytes)",
+            patterns.len()
+        )));
+    }
+    Ok(())
+}
 
 /// What a job needs to be set up inside the task (a subset of [`gha_exec::JobSpec`]: the
 /// workspace itself follows as [`ControllerMessage::WorkspaceChunk`]s).
@@ -110,6 +142,16 @@ pub enum ControllerMessage {
         /// The path inside the task.
         path: String,
     },
+    /// Compute `hashFiles(patterns...)` over the job's workspace in the task (GitHub's
+    /// semantics: patterns relative to `GITHUB_WORKSPACE`, `!` excludes, the empty string when
+    /// nothing matches). The agent answers `Hashed` or `Failed`.
+    HashFiles {
+        /// The request's id.
+        id: u64,
+        /// The patterns, as `hashFiles` got them (at most [`MAX_HASH_PATTERNS`] and
+        /// [`MAX_HASH_PATTERN_BYTES`]: see [`check_hash_patterns`]).
+        patterns: Vec<String>,
+    },
     /// Liveness probe; the agent answers with its own heartbeat.
     Heartbeat,
     /// Stop every process, remove the job's directories, then answer `Stopped` and exit.
@@ -176,6 +218,13 @@ pub enum AgentMessage {
     Done {
         /// The request's id.
         id: u64,
+    },
+    /// The answer to `HashFiles`.
+    Hashed {
+        /// The `HashFiles` request's id.
+        id: u64,
+        /// The hex SHA-256, or the empty string when no file matched.
+        hash: String,
     },
     /// A request failed (the process could not start, the file could not be read, ...).
     Failed {
@@ -250,6 +299,48 @@ mod tests {
         let back: ControllerMessage =
             serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn hash_files_messages_have_a_stable_shape() {
+        let m = ControllerMessage::HashFiles {
+            id: 9,
+            patterns: vec!["**/*.txt".into(), "!x".into()],
+        };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"type":"hash_files","id":9,"patterns":["**/*.txt","!x"]}"#
+        );
+        let a = AgentMessage::Hashed {
+            id: 9,
+            hash: String::new(),
+        };
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            r#"{"type":"hashed","id":9,"hash":""}"#
+        );
+        let back: AgentMessage =
+            serde_json::from_str(r#"{"type":"hashed","id":9,"hash":""}"#).unwrap();
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn pattern_lists_are_bounded_by_count_and_bytes() {
+        assert!(check_hash_patterns(&[]).is_ok());
+        assert!(check_hash_patterns(&vec!["a".to_string(); MAX_HASH_PATTERNS]).is_ok());
+        assert!(check_hash_patterns(&vec!["a".to_string(); MAX_HASH_PATTERNS + 1]).is_err());
+        assert!(check_hash_patterns(&["x".repeat(MAX_HASH_PATTERN_BYTES)]).is_ok());
+        let err = check_hash_patterns(&["x".repeat(MAX_HASH_PATTERN_BYTES + 1)]).unwrap_err();
+        assert!(err.to_string().contains("262145 bytes"), "{err}");
+        // The largest allowed list fits in one frame even when every byte is escaped.
+        let worst = ControllerMessage::HashFiles {
+            id: u64::MAX,
+            patterns: vec![
+                "\u{1}".repeat(MAX_HASH_PATTERN_BYTES / MAX_HASH_PATTERNS);
+                MAX_HASH_PATTERNS
+            ],
+        };
+        assert!(serde_json::to_vec(&worst).unwrap().len() < MAX_FRAME_BYTES);
     }
 
     #[test]

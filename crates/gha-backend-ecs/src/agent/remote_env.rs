@@ -12,7 +12,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::listener::AgentConnection;
-use super::protocol::{AgentJob, AgentMessage, ControllerMessage, FILE_CHUNK_BYTES};
+use super::protocol::{
+    AgentJob, AgentMessage, ControllerMessage, FILE_CHUNK_BYTES, check_hash_patterns,
+};
 
 /// Timing of a [`RemoteJobEnv`].
 ///
@@ -232,6 +234,7 @@ impl RemoteJobEnv {
                         | AgentMessage::Exited { id, .. }
                         | AgentMessage::FileChunk { id, .. }
                         | AgentMessage::Done { id }
+                        | AgentMessage::Hashed { id, .. }
                         | AgentMessage::Failed { id, .. } => *id,
                         other => {
                             shared.lose(format!("protocol error: unexpected {other:?}"));
@@ -421,6 +424,29 @@ impl JobEnv for RemoteJobEnv {
                         )));
                     }
                 }
+            }
+        }
+        .await;
+        self.close(id);
+        result
+    }
+
+    /// The agent hashes the files of the task's workspace (the controller cannot see them).
+    async fn hash_files(&self, patterns: &[String]) -> Result<String, BackendError> {
+        check_hash_patterns(patterns)?;
+        let (id, mut rx) = self.open()?;
+        let result = async {
+            self.send(ControllerMessage::HashFiles {
+                id,
+                patterns: patterns.to_vec(),
+            })?;
+            match self.next(&mut rx).await? {
+                AgentMessage::Hashed { hash, .. } => Ok(hash),
+                AgentMessage::Failed { error, .. } => Err(error.into_backend_error()),
+                other => Err(BackendError::Other(format!(
+                    "protocol error from the agent in {}: unexpected {other:?}",
+                    self.options.label
+                ))),
             }
         }
         .await;

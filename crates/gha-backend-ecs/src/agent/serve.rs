@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{
     AgentJob, AgentMessage, ControllerMessage, FILE_CHUNK_BYTES, PROTOCOL_VERSION, WireError,
+    check_hash_patterns,
 };
 use super::transport::{AgentUrl, dial, framed};
 
@@ -351,6 +352,9 @@ impl Session {
                         });
                     }
                 }
+                ControllerMessage::HashFiles { id, patterns } => {
+                    self.hash_files(id, patterns)?;
+                }
                 ControllerMessage::ReadFile { id, path } => {
                     let env = self.env()?;
                     let tx = self.tx.clone();
@@ -384,6 +388,29 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Hashes the files of the job's workspace here (the host backend's default
+    /// `JobEnv::hash_files`: GitHub's `hashFiles` over `GITHUB_WORKSPACE`) and answers
+    /// `Hashed` or `Failed` (a bad pattern, too many patterns).
+    fn hash_files(&self, id: u64, patterns: Vec<String>) -> Result<(), AgentError> {
+        let env = self.env()?;
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let hashed = match check_hash_patterns(&patterns) {
+                Ok(()) => env.hash_files(&patterns).await,
+                Err(e) => Err(e),
+            };
+            let reply = match hashed {
+                Ok(hash) => AgentMessage::Hashed { id, hash },
+                Err(e) => AgentMessage::Failed {
+                    id,
+                    error: WireError::from(&e),
+                },
+            };
+            let _ = tx.send(reply);
+        });
+        Ok(())
     }
 
     fn env(&self) -> Result<Arc<dyn JobEnv>, AgentError> {

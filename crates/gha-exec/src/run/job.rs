@@ -75,16 +75,9 @@ impl StatusFunctions for JobStatus {
     }
 }
 
-struct WorkspaceHash(Option<std::path::PathBuf>);
-
-impl gha_expr::HashFiles for WorkspaceHash {
-    fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
-        match &self.0 {
-            Some(ws) => crate::hash_files::hash_files(ws, patterns),
-            None => Err("hashFiles is not available: the workspace is not visible to gha".into()),
-        }
-    }
-}
+/// `hashFiles` over the job's workspace (on every backend: see
+/// [`JobHashFiles`](crate::hash_files::JobHashFiles)).
+type WorkspaceHash<'a> = crate::hash_files::JobHashFiles<'a>;
 
 /// The mutable state of a running job.
 struct JobState {
@@ -319,7 +312,7 @@ async fn run_job_inner(
     let job = &wf.workflow.jobs[inst.job_index];
     let emitter = &shared.emitter;
     let job_ref = &inst.job_ref;
-    let no_hash = WorkspaceHash(None);
+    let no_hash = WorkspaceHash::none();
     let mut scope = Scope {
         shared,
         wf,
@@ -436,7 +429,7 @@ async fn run_job_inner(
         scope.event_path = Some(event_path);
     }
     scope.paths = paths.as_ref();
-    let hash = WorkspaceHash(paths.as_ref().and_then(|p| p.host_workspace.clone()));
+    let hash = WorkspaceHash::for_env(job_env.as_deref());
     // Tracers prepare (install tools, preflight) before any step runs.
     if let Some(e) = &job_env {
         for t in &shared.tracers {
@@ -798,7 +791,7 @@ async fn run_step(
     step_ref: &StepRef,
     ctx: &Object,
     defaults: Option<&gha_model::RunDefaults>,
-    hash: &WorkspaceHash,
+    hash: &WorkspaceHash<'_>,
     job_cancel: &CancellationToken,
 ) -> Result<(Conclusion, IndexMap<String, String>), String> {
     let emitter = &shared.emitter;
