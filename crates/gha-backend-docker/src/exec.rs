@@ -35,6 +35,9 @@ pub(crate) async fn run(
     let program = exec
         .program()
         .ok_or_else(|| BackendError::Other("empty command line".into()))?;
+    if cancel.is_cancelled() {
+        return Ok(cancelled_before_start());
+    }
     let docker = engine.docker();
     let env: Vec<String> = exec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let working_dir = exec.working_dir.as_deref().unwrap_or(default_dir);
@@ -141,6 +144,17 @@ pub(crate) async fn run(
     Ok(ExitStatus::from_wait_code(code, cancelled))
 }
 
+/// The status of a step whose cancellation token fired before it started: it is not started
+/// (a signal sent while the engine is still setting the process up would be lost, and the step
+/// would run until the next signal of the kill policy).
+pub(crate) fn cancelled_before_start() -> ExitStatus {
+    ExitStatus {
+        code: None,
+        signal: None,
+        cancelled: true,
+    }
+}
+
 pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
@@ -205,11 +219,23 @@ async fn signal(
     program: &str,
     sig: i32,
 ) -> Result<(), BackendError> {
-    let state = inspect(engine, exec_id, program).await?;
-    let Some(pid) = state.pid.filter(|p| *p > 1) else {
-        return Ok(());
+    // Right after the exec starts the engine may not know its pid yet: wait for it (bounded),
+    // else a cancellation at the very start of a step is lost until the next signal.
+    let deadline = tokio::time::Instant::now() + POLL_TIMEOUT;
+    let mut delay = Duration::from_millis(1);
+    let pid = loop {
+        let state = inspect(engine, exec_id, program).await?;
+        if let Some(pid) = state.pid.filter(|p| *p > 1) {
+            break pid as i32;
+        }
+        if state.running == Some(false) && state.exit_code.is_some()
+            || tokio::time::Instant::now() >= deadline
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(50));
     };
-    let pid = pid as i32;
     if std::path::Path::new(&format!("/proc/{pid}")).exists() {
         // SAFETY: kill has no memory-safety preconditions.
         unsafe {

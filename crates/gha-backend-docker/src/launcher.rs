@@ -204,6 +204,9 @@ impl Launcher {
         let program = exec
             .program()
             .ok_or_else(|| BackendError::Other("empty command line".into()))?;
+        if cancel.is_cancelled() {
+            return Ok(crate::exec::cancelled_before_start());
+        }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let files = StepFiles::new(&self.host_dir, id);
         let working_dir = exec.working_dir.as_deref().unwrap_or(default_dir);
@@ -401,9 +404,11 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// The step's wrapper script: opens the output FIFOs, reports its pid, keeps going on
-/// SIGINT/SIGTERM (so it can report how the step ended; the step itself gets default
-/// dispositions), checks the working directory and program, runs the step, reports its exit.
+/// The step's wrapper script: opens the output FIFOs, keeps going on SIGINT/SIGTERM (so it can
+/// report how the step ended), checks the working directory and program, runs the step in a
+/// subshell that restores the default dispositions *before* it reports the process group (the
+/// wrapper's pid), so that a cancellation signal sent as soon as the pid is known cannot fall
+/// in a window where the wrapper ignores it and the step does not exist yet; reports the exit.
 fn step_script(id: u64, exec: &Exec, working_dir: &str, out: &str, err: &str) -> String {
     let program = &exec.argv[0];
     let path = exec
@@ -423,11 +428,10 @@ fn step_script(id: u64, exec: &Exec, working_dir: &str, out: &str, err: &str) ->
     let argv: Vec<String> = exec.argv.iter().map(|a| quote(a)).collect();
     format!(
         "exec 3>{out} 4>{err}\n\
-         echo \"pid {id} $$\"\n\
          trap : INT TERM\n\
          cd -- {dir} 2>/dev/null || {{ echo \"fail {id} dir\"; exit 0; }}\n\
          {lookup_path}command -v -- {prog} >/dev/null 2>&1 || {{ echo \"fail {id} program\"; exit 0; }}\n\
-         env {env} {argv} </dev/null >&3 2>&4 3>&- 4>&-\n\
+         ( trap - INT TERM; echo \"pid {id} $$\"; exec env {env} {argv} </dev/null >&3 2>&4 3>&- 4>&- )\n\
          c=$?\n\
          exec 3>&- 4>&-\n\
          echo \"exit {id} $c\"\n",
@@ -461,6 +465,12 @@ mod tests {
             s.contains(r"env 'PATH=/x:/usr/bin' 'weird-name=v' 'echo' 'a b' '$HOME' 'it'\''s'"),
             "{s}"
         );
+        // The pid is reported only once the step's dispositions are the default ones.
+        let trap = s.find("trap : INT TERM").unwrap();
+        let reset = s
+            .find("( trap - INT TERM; echo \"pid 7 $$\"; exec env")
+            .unwrap();
+        assert!(trap < reset, "{s}");
     }
 
     #[test]

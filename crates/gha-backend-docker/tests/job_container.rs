@@ -1,90 +1,19 @@
-//! The job container: steps as execs, streams, exit codes, env, working directory, files,
-//! cancellation, cleanup.
+//! The job container, what is Docker's own: the runner paths and the image's tools, files outside
+//! the bind mounts, cleanup of dropped jobs, privileges, the step launcher. The JobEnv contract
+//! itself (exit codes, streams, env, working directory, files, cancellation, stop...) is checked
+//! by the conformance suite in `tests/conformance.rs`.
 
 mod common;
 
-/// Runs a test body once with the step launcher and once with one Docker exec per step.
-macro_rules! both_paths {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn launcher() {
-                super::$name(true).await
-            }
-            #[tokio::test]
-            async fn plain_exec() {
-                super::$name(false).await
-            }
-        }
-    };
-}
+use gha_exec::{BackendError, CancellationToken, Exec, OutputStream, VecLogSink};
 
-use std::time::{Duration, Instant};
-
-use gha_exec::{
-    BackendError, CancellationToken, Exec, KillPolicy, NullLogSink, OutputStream, VecLogSink,
-};
-
-both_paths!(steps_run_as_execs_with_separate_streams_exact_codes_env_and_workdir);
-async fn steps_run_as_execs_with_separate_streams_exact_codes_env_and_workdir(launcher: bool) {
+#[tokio::test]
+async fn the_job_runs_at_the_runner_paths_with_the_image_tools() {
     let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
-    let (spec, _src) = common::spec("streams");
+    let (backend, _runs) = common::backend(&engine);
+    let (spec, _src) = common::spec("paths");
     let job = common::start(&backend, &spec).await;
     assert_eq!(job.paths().workspace, "/home/runner/work/demo/demo");
-
-    let sink = VecLogSink::default();
-    let status = job
-        .exec(
-            &Exec::new([
-                "bash",
-                "-c",
-                "echo out; echo err >&2; echo \"$GREETING\"; pwd; exit 42",
-            ])
-            .env("GREETING", "hi there"),
-            &sink,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status.code, Some(42));
-    assert!(!status.cancelled);
-    let lines = sink.lines();
-    let of = |s: OutputStream| -> Vec<String> {
-        lines
-            .iter()
-            .filter(|(st, _)| *st == s)
-            .map(|(_, l)| l.clone())
-            .collect()
-    };
-    assert_eq!(
-        of(OutputStream::Stdout),
-        ["out", "hi there", "/home/runner/work/demo/demo"]
-    );
-    assert_eq!(of(OutputStream::Stderr), ["err"]);
-
-    for code in [0, 1, 2, 127, 255] {
-        let st = job
-            .exec(
-                &Exec::new(["sh", "-c", &format!("exit {code}")]),
-                &NullLogSink,
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(st.code, Some(code));
-    }
-
-    let sink = VecLogSink::default();
-    job.exec(
-        &Exec::new(["pwd"]).working_dir("/tmp"),
-        &sink,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(sink.lines(), [(OutputStream::Stdout, "/tmp".to_string())]);
-
     let sink = VecLogSink::default();
     let st = job
         .exec(
@@ -102,48 +31,16 @@ async fn steps_run_as_execs_with_separate_streams_exact_codes_env_and_workdir(la
     let text: Vec<String> = sink.lines().into_iter().map(|(_, l)| l).collect();
     assert!(text.iter().any(|l| l.starts_with("Python 3")), "{text:?}");
     assert!(text.contains(&"2".to_string()) && text.contains(&"hello from the repo".to_string()));
-
     job.stop().await.unwrap();
     common::assert_nothing_left(&engine, backend.instance()).await;
 }
 
-both_paths!(files_go_through_the_mounts_and_the_archive_api);
-async fn files_go_through_the_mounts_and_the_archive_api(launcher: bool) {
+#[tokio::test]
+async fn files_outside_the_mounts_go_through_the_archive_api() {
     let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
+    let (backend, _runs) = common::backend(&engine);
     let (spec, _src) = common::spec("files");
     let job = common::start(&backend, &spec).await;
-
-    // Under the temp mount: written on the host side, visible inside.
-    let script = format!("{}/steps/s1.sh", job.paths().temp);
-    job.write_file(&script, b"echo from the script \"$@\"\n")
-        .await
-        .unwrap();
-    let sink = VecLogSink::default();
-    let st = job
-        .exec(
-            &Exec::new(["bash", script.as_str(), "x"]),
-            &sink,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-    assert!(st.success());
-    assert_eq!(
-        sink.lines(),
-        [(OutputStream::Stdout, "from the script x".to_string())]
-    );
-
-    // Written inside, read from outside.
-    let out = format!("{}/out.txt", job.paths().workspace);
-    job.exec(
-        &Exec::new(["sh", "-c", &format!("printf 'a\\nb' > {out}")]),
-        &NullLogSink,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(job.read_file(&out).await.unwrap(), b"a\nb");
 
     // Outside every mount: the archive API, parents created.
     job.write_file("/opt/gha-test/deep/x.txt", b"archived")
@@ -177,149 +74,21 @@ async fn files_go_through_the_mounts_and_the_archive_api(launcher: bool) {
     .unwrap();
     assert_eq!(sink.lines(), [(OutputStream::Stdout, "1777".to_string())]);
 
-    for missing in [
-        format!("{}/nope", job.paths().temp),
-        "/etc/nope".to_string(),
-    ] {
-        assert!(
-            matches!(
-                job.read_file(&missing).await,
-                Err(BackendError::NotFound(_))
-            ),
-            "{missing}"
-        );
-    }
-    job.stop().await.unwrap();
-    common::assert_nothing_left(&engine, backend.instance()).await;
-}
-
-both_paths!(missing_program_and_working_directory_are_not_found);
-async fn missing_program_and_working_directory_are_not_found(launcher: bool) {
-    let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
-    let (spec, _src) = common::spec("missing");
-    let job = common::start(&backend, &spec).await;
-    let err = job
-        .exec(
-            &Exec::new(["no-such-program-xyz"]),
-            &NullLogSink,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, BackendError::NotFound(m) if m.contains("no-such-program-xyz")),
-        "{err}"
-    );
-    let err = job
-        .exec(
-            &Exec::new(["true"]).working_dir("/no/such/dir"),
-            &NullLogSink,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, BackendError::NotFound(m) if m.contains("/no/such/dir")),
-        "{err}"
-    );
-    job.stop().await.unwrap();
-    common::assert_nothing_left(&engine, backend.instance()).await;
-}
-
-both_paths!(cancellation_escalates_sigint_sigterm_sigkill_on_the_process_group);
-async fn cancellation_escalates_sigint_sigterm_sigkill_on_the_process_group(launcher: bool) {
-    let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
-    let (spec, _src) = common::spec("cancel");
-    let job = common::start(&backend, &spec).await;
-
-    // A well-behaved step stops at SIGINT.
-    let cancel = CancellationToken::new();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        c.cancel();
-    });
-    let st = job
-        .exec(&Exec::new(["sleep", "60"]), &NullLogSink, cancel)
-        .await
-        .unwrap();
-    assert!(st.cancelled);
-    assert_eq!(st.signal, Some(libc::SIGINT), "{st:?}");
-
-    // One that ignores SIGINT and SIGTERM, with a child in its group, is SIGKILLed.
-    let pidfile = format!("{}/child.pid", job.paths().temp);
-    let script = format!(
-        "trap '' INT TERM; sleep 300 & echo $! > {pidfile}; echo started; while true; do sleep 0.05; done"
-    );
-    let mut exec = Exec::new(["bash", "-c", script.as_str()]);
-    exec.kill_policy = KillPolicy {
-        after_sigint: Duration::from_millis(200),
-        after_sigterm: Duration::from_millis(200),
-    };
-    let cancel = CancellationToken::new();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        c.cancel();
-    });
-    let t = Instant::now();
-    let st = job.exec(&exec, &NullLogSink, cancel).await.unwrap();
-    assert!(st.cancelled);
-    assert_eq!(st.signal, Some(libc::SIGKILL), "{st:?}");
-    assert!(t.elapsed() >= Duration::from_millis(850));
-    let child = String::from_utf8(job.read_file(&pidfile).await.unwrap()).unwrap();
-    let st = job
-        .exec(
-            &Exec::new(["sh", "-c", &format!("kill -0 {}", child.trim())]),
-            &NullLogSink,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(st.code, Some(1), "the step's child survived");
-
-    job.stop().await.unwrap();
-    common::assert_nothing_left(&engine, backend.instance()).await;
-}
-
-both_paths!(a_background_process_does_not_hold_the_step_open);
-async fn a_background_process_does_not_hold_the_step_open(launcher: bool) {
-    let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
-    let (spec, _src) = common::spec("background");
-    let job = common::start(&backend, &spec).await;
-    let t = Instant::now();
-    let sink = VecLogSink::default();
-    let st = job
-        .exec(
-            &Exec::new(["sh", "-c", "sleep 30 & echo done"]),
-            &sink,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-    assert!(st.success());
-    assert_eq!(sink.lines(), [(OutputStream::Stdout, "done".to_string())]);
-    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(matches!(
+        job.read_file("/etc/nope").await,
+        Err(BackendError::NotFound(_))
+    ));
     job.stop().await.unwrap();
     common::assert_nothing_left(&engine, backend.instance()).await;
 }
 
 #[tokio::test]
-async fn stop_is_idempotent_and_a_dropped_job_is_cleaned_up_too() {
+async fn stop_and_a_dropped_job_leave_nothing() {
     let engine = engine_or_skip!();
     let (backend, runs) = common::backend(&engine);
     let (spec, _src) = common::spec("stop");
     let job = common::start(&backend, &spec).await;
     job.stop().await.unwrap();
-    job.stop().await.unwrap();
-    assert!(
-        job.exec(&Exec::new(["true"]), &NullLogSink, CancellationToken::new())
-            .await
-            .is_err()
-    );
     backend.wait_for_removals().unwrap();
     assert_eq!(
         std::fs::read_dir(runs.path()).unwrap().count(),
@@ -478,44 +247,6 @@ async fn a_step_that_kills_the_launcher_fails_clearly_and_later_steps_still_run(
         .await
         .unwrap();
     assert_eq!(st.code, Some(5));
-    job.stop().await.unwrap();
-    common::assert_nothing_left(&engine, backend.instance()).await;
-}
-
-both_paths!(concurrent_steps_keep_their_output_and_exit_codes_apart);
-async fn concurrent_steps_keep_their_output_and_exit_codes_apart(launcher: bool) {
-    let engine = engine_or_skip!();
-    let (backend, _runs) = common::backend_with(&engine, |o| o.step_launcher = launcher);
-    let (spec, _src) = common::spec("parallel");
-    let job = common::start(&backend, &spec).await;
-    let runs = (0..6).map(|i| {
-        let job = &job;
-        async move {
-            let sink = VecLogSink::default();
-            let script = format!(
-                "for n in 1 2 3; do echo step{i}-$n; echo err{i} >&2; sleep 0.05; done; exit {i}"
-            );
-            let st = job
-                .exec(
-                    &Exec::new(["bash", "-c", script.as_str()]),
-                    &sink,
-                    CancellationToken::new(),
-                )
-                .await
-                .unwrap();
-            (i, st, sink.lines())
-        }
-    });
-    for (i, st, lines) in futures_util::future::join_all(runs).await {
-        assert_eq!(st.code, Some(i));
-        let out: Vec<String> = lines
-            .iter()
-            .filter(|(s, _)| *s == OutputStream::Stdout)
-            .map(|(_, l)| l.clone())
-            .collect();
-        assert_eq!(out, [1, 2, 3].map(|n| format!("step{i}-{n}")));
-        assert_eq!(lines.len(), 6, "{lines:?}");
-    }
     job.stop().await.unwrap();
     common::assert_nothing_left(&engine, backend.instance()).await;
 }

@@ -29,6 +29,8 @@ pub mod action_container;
 pub mod backend;
 pub mod commands;
 pub mod conclusion;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod exec;
 pub mod hash_files;
 pub mod host;
