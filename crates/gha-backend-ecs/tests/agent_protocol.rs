@@ -1,5 +1,7 @@
 //! The agent protocol end to end over loopback: a real agent (`run_agent`) against a real
-//! controller (`AgentListener` + `RemoteJobEnv`).
+//! controller (`AgentListener` + `RemoteJobEnv`): connection set-up, tokens, TLS, hashFiles,
+//! lost agents. The JobEnv contract over it (exit codes, streams, files, cancellation...) is
+//! checked by the conformance suite in `tests/conformance.rs`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -11,9 +13,7 @@ use gha_backend_ecs::agent::{
     AgentError, AgentListener, AgentOptions, AgentUrl, RemoteJobEnv, RemoteOptions, TlsIdentity,
     run_agent,
 };
-use gha_exec::{
-    BackendError, CancellationToken, Exec, JobEnv, KillPolicy, OutputStream, VecLogSink,
-};
+use gha_exec::{BackendError, CancellationToken, Exec, JobEnv, OutputStream, VecLogSink};
 
 struct Agent {
     handle: tokio::task::JoinHandle<Result<(), AgentError>>,
@@ -106,72 +106,34 @@ async fn wait_dead(pid: i32, within: Duration) -> bool {
 }
 
 #[tokio::test]
-async fn exec_streams_output_and_keeps_exact_exit_codes() {
+async fn the_workspace_is_named_after_the_repository_and_removed_when_the_job_stops() {
     let (_l, env, agent, _repo) = connected(None).await;
     let ws = env.paths().workspace.clone();
     assert!(env.paths().host_workspace.is_none());
+    assert!(ws.ends_with("/hello"), "{ws}");
     let sink = VecLogSink::default();
     let status = env
         .exec(
-            &Exec::new([
-                "sh",
-                "-c",
-                "cat README.md; sh src/main.sh; echo err >&2; exit 42",
-            ]),
+            &Exec::new(["sh", "-c", "cat README.md; sh src/main.sh"]),
             &sink,
             CancellationToken::new(),
         )
         .await
         .unwrap();
-    assert_eq!(status.code, Some(42));
-    assert!(!status.cancelled);
-    let lines = sink.lines();
-    assert!(
-        lines.contains(&(OutputStream::Stdout, "hello".into())),
-        "{lines:?}"
+    assert!(status.success());
+    assert_eq!(
+        sink.lines(),
+        [
+            (OutputStream::Stdout, "hello".to_string()),
+            (OutputStream::Stdout, "main".to_string())
+        ]
     );
-    assert!(
-        lines.contains(&(OutputStream::Stdout, "main".into())),
-        "{lines:?}"
-    );
-    assert!(
-        lines.contains(&(OutputStream::Stderr, "err".into())),
-        "{lines:?}"
-    );
-    assert!(ws.ends_with("/hello"), "{ws}");
-
-    let err = env
-        .exec(
-            &Exec::new(["/no/such/program"]),
-            &VecLogSink::default(),
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, BackendError::NotFound(_)), "{err}");
-
     env.stop().await.unwrap();
     agent.handle.await.unwrap().unwrap();
     assert!(
         !Path::new(&ws).exists(),
         "the agent removes the job's directories"
     );
-}
-
-#[tokio::test]
-async fn files_round_trip_in_chunks() {
-    let (_l, env, agent, _repo) = connected(None).await;
-    let path = format!("{}/deep/dir/blob.bin", env.paths().temp);
-    let blob: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
-    env.write_file(&path, &blob).await.unwrap();
-    assert_eq!(env.read_file(&path).await.unwrap(), blob);
-    let empty = format!("{}/empty", env.paths().temp);
-    env.write_file(&empty, b"").await.unwrap();
-    assert_eq!(env.read_file(&empty).await.unwrap(), b"");
-    let err = env.read_file("/no/such/file").await.unwrap_err();
-    assert!(matches!(err, BackendError::NotFound(p) if p == "/no/such/file"));
-    env.stop().await.unwrap();
-    agent.handle.await.unwrap().unwrap();
 }
 
 /// GitHub's hashFiles value: sha256 over the sha256 of each matched file, in walk order.
@@ -333,49 +295,6 @@ async fn the_agent_bounds_the_pattern_lists_it_accepts() {
     );
     send(&mut framed, &ControllerMessage::Stop).await;
     assert_eq!(recv(&mut framed).await, AgentMessage::Stopped);
-    agent.handle.await.unwrap().unwrap();
-}
-
-#[tokio::test]
-async fn cancel_signals_the_process_group() {
-    let (_l, env, agent, _repo) = connected(None).await;
-    let pidfile = format!("{}/child.pid", env.paths().temp);
-    let mut exec = Exec::new([
-        "sh",
-        "-c",
-        &format!("sleep 300 & echo $! > {pidfile}; wait"),
-    ]);
-    exec.kill_policy = KillPolicy {
-        after_sigint: Duration::from_millis(300),
-        after_sigterm: Duration::from_millis(300),
-    };
-    let cancel = CancellationToken::new();
-    let c = cancel.clone();
-    let p = pidfile.clone();
-    tokio::spawn(async move {
-        while !Path::new(&p).exists() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        c.cancel();
-    });
-    let started = Instant::now();
-    let status = env
-        .exec(&exec, &VecLogSink::default(), cancel)
-        .await
-        .unwrap();
-    assert!(status.cancelled, "{status:?}");
-    assert!(started.elapsed() < Duration::from_secs(10));
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(
-        wait_dead(pid, Duration::from_secs(5)).await,
-        "the step's child {pid} survived"
-    );
-    env.stop().await.unwrap();
     agent.handle.await.unwrap().unwrap();
 }
 
