@@ -57,7 +57,7 @@ fn copy_git_listed(src: &Path, dst: &Path) -> Result<Listing, BackendError> {
         return Ok(Listing::Unavailable);
     };
     let stdout = child.stdout.take().expect("piped stdout");
-    let copied = copy_parallel(src, dst, |tx| {
+    let copied = copy_parallel(src, dst, |send| {
         copy_git_dir(src, dst)?;
         let mut last: Vec<u8> = Vec::new();
         for item in BufReader::with_capacity(64 * 1024, stdout).split(0) {
@@ -67,7 +67,7 @@ fn copy_git_listed(src: &Path, dst: &Path) -> Result<Listing, BackendError> {
                 continue;
             }
             use std::os::unix::ffi::OsStrExt;
-            let _ = tx.send(PathBuf::from(std::ffi::OsStr::from_bytes(&path)));
+            send(PathBuf::from(std::ffi::OsStr::from_bytes(&path)));
             last = path;
         }
         Ok(())
@@ -140,22 +140,27 @@ fn walk_files(src: &Path) -> Result<Vec<PathBuf>, BackendError> {
 
 /// Copies `files` (relative paths) from `src` to `dst`, on a few threads.
 fn copy_files(src: &Path, dst: &Path, files: &[PathBuf]) -> Result<(), BackendError> {
-    copy_parallel(src, dst, |tx| {
+    copy_parallel(src, dst, |send| {
         for f in files {
-            let _ = tx.send(f.clone());
+            send(f.clone());
         }
         Ok(())
     })
 }
 
+/// Paths go to the copying threads in runs of this many. Listings are sorted, so a run is
+/// mostly files of one directory: threads then create files in different directories, which
+/// file systems that lock a directory while creating an entry in it (ext4) serialise less.
+const BATCH: usize = 32;
+
 /// Runs `produce` on this thread while [`COPY_THREADS`] threads copy every relative path it
-/// sends from `src` to `dst`. The first error wins.
+/// gives to its `send` from `src` to `dst`. The first error wins.
 fn copy_parallel(
     src: &Path,
     dst: &Path,
-    produce: impl FnOnce(&mpsc::Sender<PathBuf>) -> Result<(), BackendError>,
+    produce: impl FnOnce(&mut dyn FnMut(PathBuf)) -> Result<(), BackendError>,
 ) -> Result<(), BackendError> {
-    let (tx, rx) = mpsc::channel::<PathBuf>();
+    let (tx, rx) = mpsc::channel::<Vec<PathBuf>>();
     let rx = Mutex::new(rx);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..COPY_THREADS)
@@ -165,14 +170,27 @@ fn copy_parallel(
                     loop {
                         let next = rx.lock().map_err(|_| poisoned())?.recv();
                         match next {
-                            Ok(rel) => copy_one(src, dst, &rel)?,
+                            Ok(batch) => {
+                                for rel in batch {
+                                    copy_one(src, dst, &rel)?;
+                                }
+                            }
                             Err(_) => return Ok(()),
                         }
                     }
                 })
             })
             .collect();
-        let produced = produce(&tx);
+        let mut batch = Vec::with_capacity(BATCH);
+        let produced = produce(&mut |path| {
+            batch.push(path);
+            if batch.len() == BATCH {
+                let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+            }
+        });
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
         drop(tx);
         let mut result = produced;
         for w in workers {
