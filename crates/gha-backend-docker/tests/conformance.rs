@@ -42,23 +42,7 @@ macro_rules! checks {
     };
 }
 
-checks!(
-    exit_codes,
-    output_streams,
-    long_lines,
-    env_per_exec,
-    working_directory,
-    missing_program,
-    file_round_trips,
-    missing_file,
-    workspace_content,
-    cancel_with_sigint,
-    cancel_escalation,
-    background_process,
-    concurrent_execs,
-    stop,
-    provide_action_dir,
-);
+gha_exec::conformance_checks!(checks);
 
 /// Docker actions run as sibling containers of the job container.
 #[tokio::test]

@@ -1079,6 +1079,39 @@ pub async fn run_action_container(target: &Target<'_>, image: &str) {
     job.stop().await;
 }
 
+/// Calls macro `$m` with the names of every check but the opt-in [`run_action_container`],
+/// comma-separated: a backend's test file makes one test per check from it, and picks up checks
+/// added later without listing them.
+///
+/// ```
+/// macro_rules! count {
+///     ($($check:ident),+ $(,)?) => { [$(stringify!($check)),+].len() };
+/// }
+/// assert_eq!(gha_exec::conformance_checks!(count), 15);
+/// ```
+#[macro_export]
+macro_rules! conformance_checks {
+    ($m:ident) => {
+        $m! {
+            exit_codes,
+            output_streams,
+            long_lines,
+            env_per_exec,
+            working_directory,
+            missing_program,
+            file_round_trips,
+            missing_file,
+            workspace_content,
+            cancel_with_sigint,
+            cancel_escalation,
+            background_process,
+            concurrent_execs,
+            stop,
+            provide_action_dir
+        }
+    };
+}
+
 /// Every check but the opt-in [`run_action_container`], one after the other.
 pub async fn run_all(target: &Target<'_>) {
     exit_codes(target).await;
