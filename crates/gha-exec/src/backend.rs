@@ -372,7 +372,8 @@ pub struct JobPaths {
     /// `HOME` for steps.
     pub home: String,
     /// The workspace on the machine running `gha`, when it is visible there (host backend,
-    /// bind mounts). `hashFiles` reads files through it.
+    /// bind mounts). `hashFiles` reads files through it; when it is `None`, `hashFiles` asks
+    /// the environment ([`JobEnv::hash_files`]).
     pub host_workspace: Option<PathBuf>,
 }
 
