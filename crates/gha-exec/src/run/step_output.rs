@@ -64,7 +64,11 @@ impl<'a> StepOutput<'a> {
             step,
             allow_unsecure,
             debug,
-            state: Mutex::new(State::default()),
+            // As the runner: step debugging echoes commands from the start.
+            state: Mutex::new(State {
+                echo: debug,
+                ..State::default()
+            }),
         }
     }
 
@@ -90,7 +94,13 @@ impl<'a> StepOutput<'a> {
     }
 
     fn handle(&self, state: &mut State, stream: OutputStream, line: &str, cmd: WorkflowCommand) {
-        if state.echo {
+        // The runner never echoes these (their text is a message, or a secret); `stop-commands`
+        // is always shown, so that the log says why commands stopped working.
+        let omit_echo = matches!(
+            cmd.name.as_str(),
+            "add-mask" | "debug" | "notice" | "warning" | "error"
+        );
+        if cmd.name == "stop-commands" || (state.echo && !omit_echo) {
             self.log(stream, line);
         }
         let job = self.job;
@@ -101,6 +111,9 @@ impl<'a> StepOutput<'a> {
                     self.emitter
                         .warning(job, step, "Can't add secret mask for empty string in ##[add-mask] command.");
                 } else {
+                    if state.echo {
+                        self.log(stream, "::add-mask::***");
+                    }
                     self.emitter.masker.add(&cmd.message);
                 }
             }
@@ -185,7 +198,7 @@ impl<'a> StepOutput<'a> {
                     state.stop_token = Some(token);
                 }
             }
-            "echo" => match cmd.message.trim() {
+            "echo" => match cmd.message.trim().to_ascii_lowercase().as_str() {
                 "on" => state.echo = true,
                 "off" => state.echo = false,
                 other => self.fail(
@@ -208,9 +221,7 @@ impl LogSink for StepOutput<'_> {
                 .is_some_and(|c| &c.name == token && c.properties.is_empty());
             if resumes {
                 state.stop_token = None;
-                if state.echo {
-                    self.log(stream, line);
-                }
+                self.log(stream, line);
             } else {
                 self.log(stream, line);
             }
@@ -240,6 +251,10 @@ mod tests {
     }
 
     fn run(lines: &[&str], allow: bool) -> (Vec<RunEvent>, CommandEffects) {
+        run_with_debug(lines, allow, false)
+    }
+
+    fn run_with_debug(lines: &[&str], allow: bool, debug: bool) -> (Vec<RunEvent>, CommandEffects) {
         let obs = Arc::new(Collect::default());
         let emitter = Emitter {
             masker: Arc::new(Masker::new()),
@@ -247,7 +262,7 @@ mod tests {
         };
         let job = JobRef::default();
         let step = StepRef::default();
-        let out = StepOutput::new(&emitter, &job, &step, allow, true);
+        let out = StepOutput::new(&emitter, &job, &step, allow, debug);
         for l in lines {
             out.line(OutputStream::Stdout, l);
         }
@@ -289,9 +304,15 @@ mod tests {
             ],
             false,
         );
+        // The runner always shows the stop and the resume lines.
         assert_eq!(
             texts(&ev),
-            ["log ::warning::not a command", "warning now it is"]
+            [
+                "log ::stop-commands::tok",
+                "log ::warning::not a command",
+                "log ::tok::",
+                "warning now it is"
+            ]
         );
         assert!(!fx.failed);
     }
@@ -318,8 +339,48 @@ mod tests {
     }
 
     #[test]
-    fn annotations_groups_and_echo() {
+    fn echo_follows_the_runner() {
+        // Echo on: commands are shown, except those the runner never echoes (add-mask shows
+        // `::add-mask::***`; debug and annotations show as what they are).
         let (ev, _) = run(
+            &[
+                "::set-output name=a::1",
+                "::echo::ON",
+                "::add-mask::hide-me",
+                "::warning::w",
+                "::set-output name=b::2",
+                "::echo::off",
+                "::set-output name=c::3",
+            ],
+            false,
+        );
+        let logs: Vec<String> = texts(&ev)
+            .into_iter()
+            .filter(|t| t.starts_with("log "))
+            .collect();
+        assert_eq!(
+            logs,
+            [
+                "log ::add-mask::***",
+                "log ::set-output name=b::2",
+                "log ::echo::off"
+            ]
+        );
+        // Step debugging echoes from the first line.
+        let (ev, _) = run_with_debug(&["::set-output name=x::1", "::debug::d"], false, true);
+        assert_eq!(
+            texts(&ev),
+            [
+                "log ::set-output name=x::1".to_string(),
+                format!("warning {SET_OUTPUT_DEPRECATED}"),
+                "debug d".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn annotations_groups_and_echo() {
+        let (ev, _) = run_with_debug(
             &[
                 "::group::G",
                 "::error file=a.rs,line=3,col=2,title=T::bad",
@@ -329,17 +390,11 @@ mod tests {
                 "::unknown::kept",
             ],
             false,
+            false,
         );
         assert_eq!(
             texts(&ev),
-            [
-                "group G",
-                "error bad",
-                "endgroup",
-                "log ::debug::d",
-                "debug d",
-                "log ::unknown::kept"
-            ]
+            ["group G", "error bad", "endgroup", "log ::unknown::kept"]
         );
         let RunEvent::Annotation { annotation, .. } = &ev[1] else {
             panic!()
