@@ -100,19 +100,30 @@ fn append_dir(builder: &mut tar::Builder<Vec<u8>>, dir: &Path, name: &Path) -> s
 
 /// Builds the image of a Dockerfile action unless the engine has it (tagged by content, so a
 /// second job, run or path of the same action builds nothing). Build output goes to `sink`.
+///
+/// The build races `cancel`: when it fires, the build's stream is dropped at once and the answer
+/// is `Ok(None)`. The engine notices that the client went away and stops the build (the classic
+/// builder kills and removes its intermediate container within about half a second). The tag
+/// is only set by a build that completed, so it never names a half-built image; the layers of
+/// the steps that did finish stay behind untagged, as the engine's build cache (`docker
+/// builder prune` / `docker image prune` remove them).
 async fn ensure_built(
     engine: &Engine,
     context: &Path,
     dockerfile: &str,
     sink: &dyn LogSink,
-) -> Result<String, BackendError> {
+    cancel: &CancellationToken,
+) -> Result<Option<String>, BackendError> {
     let ctx = context.to_path_buf();
     let tag = tokio::task::spawn_blocking(move || action_container::build_tag(&ctx))
         .await
         .map_err(|e| BackendError::Other(e.to_string()))?
         .map_err(|e| BackendError::io(format!("reading {}", context.display()), e))?;
     if engine.docker().inspect_image(&tag).await.is_ok() {
-        return Ok(tag);
+        return Ok(Some(tag));
+    }
+    if cancel.is_cancelled() {
+        return Ok(None);
     }
     let ctx = context.to_path_buf();
     let tar = tokio::task::spawn_blocking(move || tar_of_dir(&ctx, ""))
@@ -132,7 +143,18 @@ async fn ensure_built(
         engine
             .docker()
             .build_image(options, None, Some(bollard::body_full(tar.into())));
-    while let Some(item) = stream.next().await {
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                // Dropping the stream closes the connection: the engine stops building.
+                drop(stream);
+                out.finish(&mut |l| sink.line(OutputStream::Stdout, l));
+                return Ok(None);
+            }
+            item = stream.next() => item,
+        };
+        let Some(item) = item else { break };
         match item {
             Ok(info) => {
                 if let Some(text) = info.stream {
@@ -155,7 +177,17 @@ async fn ensure_built(
         }
     }
     out.finish(&mut |l| sink.line(OutputStream::Stdout, l));
-    Ok(tag)
+    Ok(Some(tag))
+}
+
+/// The status of a Docker action stopped by its cancellation token before its container ran
+/// (during the image pull or build): no exit code, no signal, cancelled.
+fn cancelled_before_start() -> ExitStatus {
+    ExitStatus {
+        code: None,
+        signal: None,
+        cancelled: true,
+    }
 }
 
 /// Removes a container when dropped unless disarmed (a cancelled or dropped step).
@@ -221,6 +253,10 @@ pub(crate) async fn remove_leftovers(engine: &Engine, parent: &str) -> Result<()
 /// `JobEnv::run_action_container` for Docker jobs: a sibling container of the job container
 /// on the job's network, with the job's host directories behind GitHub's `/github/...` mounts,
 /// labelled like the job's containers (so stop and `gha prune` find it), removed afterwards.
+///
+/// `cancel` is honoured from the start: during the image pull or build (abandoned at once, see
+/// [`ensure_built`]) and before the container is created or started, the answer is a cancelled
+/// status and no container runs; once it runs, it gets the kill policy's signals.
 pub(crate) async fn run_action_container(
     env: &DockerJobEnv,
     req: &ActionContainer,
@@ -229,25 +265,33 @@ pub(crate) async fn run_action_container(
 ) -> Result<ExitStatus, BackendError> {
     let engine = &env.engine;
     let docker = engine.docker();
+    if cancel.is_cancelled() {
+        return Ok(cancelled_before_start());
+    }
     let image = match &req.image {
         ActionImage::Image(image) => {
-            if docker.inspect_image(image).await.is_err() {
-                crate::image::ensure(
-                    engine,
-                    image,
-                    None,
-                    &crate::image::ImageUse::Action(req.name.clone()),
-                    None,
-                )
-                .await
-                .map_err(|e| BackendError::Other(format!("Docker action `{}`: {e}", req.name)))?;
+            let available = crate::image::ensure(
+                engine,
+                image,
+                None,
+                &crate::image::ImageUse::Action(req.name.clone()),
+                None,
+                &cancel,
+            )
+            .await
+            .map_err(|e| BackendError::Other(format!("Docker action `{}`: {e}", req.name)))?;
+            if available == crate::image::Availability::Cancelled {
+                return Ok(cancelled_before_start());
             }
             image.clone()
         }
         ActionImage::Dockerfile {
             context,
             dockerfile,
-        } => ensure_built(engine, context, dockerfile, sink).await?,
+        } => match ensure_built(engine, context, dockerfile, sink, &cancel).await? {
+            Some(tag) => tag,
+            None => return Ok(cancelled_before_start()),
+        },
     };
 
     let mut binds = Vec::new();
@@ -293,6 +337,11 @@ pub(crate) async fn run_action_container(
         "action",
         &N.fetch_add(1, Ordering::Relaxed).to_string(),
     ]);
+    // Cancelled while the image was being made ready (a build that ended just as the token
+    // fired): the action must not run.
+    if cancel.is_cancelled() {
+        return Ok(cancelled_before_start());
+    }
     let body = ContainerCreateBody {
         image: Some(image.clone()),
         entrypoint: req.entrypoint.as_ref().map(|e| vec![e.clone()]),
@@ -362,6 +411,10 @@ async fn attach_and_wait(
         .await
         .map_err(|e| engine.error(&format!("attaching to the container of `{}`", req.name), e))?;
     let mut output = attached.output;
+    // Cancelled while the container was being created: never start it (the caller removes it).
+    if cancel.is_cancelled() {
+        return Ok(cancelled_before_start());
+    }
     docker
         .start_container(id, None)
         .await

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bollard::models::NetworkCreateRequest;
-use bollard::query_parameters::CreateContainerOptionsBuilder;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+};
 use gha_exec::{
     Backend, BackendError, ContainerInfo, HostBackend, HostBackendOptions, JobEnv, JobPaths,
     JobSpec, RunningContainer, RunningService,
@@ -161,17 +163,20 @@ impl DockerBackend {
         self.options.progress.as_ref()
     }
 
-    async fn start(&self, spec: &JobSpec, res: &Mutex<Resources>) -> Result<Started, BackendError> {
+    async fn start(
+        &self,
+        spec: &JobSpec,
+        job_key: &str,
+        res: &StartState,
+    ) -> Result<Started, BackendError> {
         if !self.engine.is_local() {
             return Err(BackendError::Unsupported(format!(
                 "a remote Docker engine ({}): the workspace is shared through bind mounts, which need the engine on this machine",
                 self.engine.endpoint()
             )));
         }
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let job_key = format!("{}-{n}", spec.unique_name);
-        let base_name = labels::docker_name(&["gha", &spec.run_id, &self.instance, &job_key]);
-        let job_labels = labels::for_job(&spec.run_id, &self.instance, &job_key);
+        let base_name = labels::docker_name(&["gha", &spec.run_id, &self.instance, job_key]);
+        let job_labels = labels::for_job(&spec.run_id, &self.instance, job_key);
 
         // Images first: nothing to clean up when one is missing.
         let (image, image_use) = match &spec.container {
@@ -182,12 +187,17 @@ impl DockerBackend {
             }
         };
         let credentials = spec.container.as_ref().and_then(|c| c.credentials.as_ref());
+        // `Backend::start_job` has no cancellation token: a cancelled run abandons the start by
+        // dropping this future (the pull's stream goes with it, and the engine abandons the
+        // pull); `StartGuard` then removes what was created.
+        let never = tokio_util::sync::CancellationToken::new();
         crate::image::ensure(
             &self.engine,
             &image,
             credentials,
             &image_use,
             self.progress(),
+            &never,
         )
         .await?;
         for service in &spec.services {
@@ -197,6 +207,7 @@ impl DockerBackend {
                 service.container.credentials.as_ref(),
                 &ImageUse::Service(service.id.clone()),
                 self.progress(),
+                &never,
             )
             .await?;
         }
@@ -257,7 +268,7 @@ impl DockerBackend {
         job_plan: &mut ContainerPlan,
         service_plans: Vec<(String, ContainerPlan)>,
         host: &JobPaths,
-        res: &Mutex<Resources>,
+        res: &StartState,
     ) -> Result<StartedContainers, BackendError> {
         let docker = self.engine.docker();
         let repo = spec
@@ -309,6 +320,7 @@ impl DockerBackend {
         let network = if spec.services.is_empty() {
             None
         } else {
+            res.creating.store(true, Ordering::SeqCst);
             let created = docker
                 .create_network(NetworkCreateRequest {
                     name: base_name.to_string(),
@@ -317,9 +329,10 @@ impl DockerBackend {
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| self.engine.error("creating the job network", e))?;
-            let id = created.id;
-            lock(res).network = Some(id.clone());
+                .map_err(|e| self.engine.error("creating the job network", e));
+            res.creating.store(false, Ordering::SeqCst);
+            let id = created?.id;
+            lock(&res.resources).network = Some(id.clone());
             Some(base_name.to_string())
         };
 
@@ -424,20 +437,23 @@ impl DockerBackend {
         &self,
         name: &str,
         plan: &ContainerPlan,
-        res: &Mutex<Resources>,
+        res: &StartState,
         what: &str,
     ) -> Result<String, BackendError> {
         let docker = self.engine.docker();
         let body = plan.build()?;
         let options = CreateContainerOptionsBuilder::default().name(name).build();
+        res.creating.store(true, Ordering::SeqCst);
         let created = docker
             .create_container(Some(options), body)
             .await
             .map_err(|e| {
                 self.engine
                     .error(&format!("creating {what} ({})", plan.image), e)
-            })?;
-        lock(res).containers.push(created.id.clone());
+            });
+        res.creating.store(false, Ordering::SeqCst);
+        let created = created?;
+        lock(&res.resources).containers.push(created.id.clone());
         docker
             .start_container(&created.id, None)
             .await
@@ -467,11 +483,30 @@ fn lock(res: &Mutex<Resources>) -> std::sync::MutexGuard<'_, Resources> {
     res.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What a job start has created so far, shared with its [`StartGuard`].
+#[derive(Default)]
+struct StartState {
+    resources: Mutex<Resources>,
+    /// A create request (network or container) has been sent and its answer not read yet. Set
+    /// and cleared around the request, never by a destructor: when the start is dropped during
+    /// the request it stays set, and the guard knows the engine may still create the object.
+    creating: AtomicBool,
+}
+
+/// How long an abandoned start's cleanup keeps looking for an object whose create request was
+/// in flight when the start was dropped (the engine completes such a request although its
+/// client went away).
+const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Removes what a failed or abandoned start created, even when the start future is dropped
-/// half-way (Ctrl-C during a pull or while waiting for a service).
+/// half-way (Ctrl-C during a pull, a create, or while waiting for a service): the recorded
+/// objects, then anything else labelled with this backend instance and job (an object whose
+/// create request was in flight is looked for until it appears, up to [`IN_FLIGHT_GRACE`]).
 struct StartGuard<'a> {
     engine: &'a Engine,
-    resources: &'a Mutex<Resources>,
+    state: &'a StartState,
+    instance: &'a str,
+    job_key: &'a str,
     armed: bool,
 }
 
@@ -480,9 +515,86 @@ impl Drop for StartGuard<'_> {
         if !self.armed {
             return;
         }
-        let resources = lock(self.resources).clone();
-        resources.remove_blocking(self.engine);
+        let resources = lock(&self.state.resources).clone();
+        let in_flight = self.state.creating.load(Ordering::SeqCst);
+        let endpoint = self.engine.endpoint().to_string();
+        let instance = self.instance.to_string();
+        let job_key = self.job_key.to_string();
+        // Its own thread and runtime: the caller's runtime may be shutting down (a dropped
+        // executor future, a panicking test), and the process may exit right after the drop.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let Ok(engine) = Engine::connect(Some(&endpoint)).await else {
+                    return;
+                };
+                let _ = resources.remove(&engine).await;
+                let deadline = tokio::time::Instant::now() + IN_FLIGHT_GRACE;
+                loop {
+                    let removed = remove_job_objects(&engine, &instance, &job_key)
+                        .await
+                        .unwrap_or(0);
+                    // One create at a time: once the in-flight object is found, that is all.
+                    if !in_flight || removed > 0 || tokio::time::Instant::now() >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
     }
+}
+
+/// Removes the containers, then the networks, labelled with backend instance `instance` and job
+/// key `job_key`; the number removed.
+async fn remove_job_objects(
+    engine: &Engine,
+    instance: &str,
+    job_key: &str,
+) -> Result<usize, BackendError> {
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{}={instance}", labels::INSTANCE),
+            format!("{}={job_key}", labels::JOB),
+        ],
+    )]);
+    let docker = engine.docker();
+    let mut removed = 0;
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| engine.error("listing the job's containers", e))?;
+    for id in containers.into_iter().filter_map(|c| c.id) {
+        if engine.force_remove_container(&id).await? {
+            removed += 1;
+        }
+    }
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| engine.error("listing the job's networks", e))?;
+    for id in networks.into_iter().filter_map(|n| n.id) {
+        if engine.remove_network(&id).await? {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 #[async_trait]
@@ -492,16 +604,20 @@ impl Backend for DockerBackend {
     }
 
     async fn start_job(&self, spec: &JobSpec) -> Result<Box<dyn JobEnv>, BackendError> {
-        let resources = Mutex::new(Resources::default());
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let job_key = format!("{}-{n}", spec.unique_name);
+        let state = StartState::default();
         let mut guard = StartGuard {
             engine: &self.engine,
-            resources: &resources,
+            state: &state,
+            instance: &self.instance,
+            job_key: &job_key,
             armed: !self.options.reuse,
         };
-        match self.start(spec, &resources).await {
+        match self.start(spec, &job_key, &state).await {
             Ok(started) => {
                 guard.armed = false;
-                let resources = lock(&resources).clone();
+                let resources = lock(&state.resources).clone();
                 Ok(Box::new(DockerJobEnv {
                     engine: self.engine.clone(),
                     container_id: started.containers.container_id,
@@ -521,7 +637,7 @@ impl Backend for DockerBackend {
             Err(e) => {
                 guard.armed = false;
                 if !self.options.reuse {
-                    let resources = lock(&resources).clone();
+                    let resources = lock(&state.resources).clone();
                     let _ = resources.remove(&self.engine).await;
                 }
                 Err(e)

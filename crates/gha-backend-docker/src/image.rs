@@ -4,6 +4,7 @@ use bollard::auth::DockerCredentials;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 use gha_exec::{BackendError, RegistryCredentials};
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 
@@ -24,16 +25,30 @@ pub(crate) enum ImageUse {
     Action(String),
 }
 
+/// How [`ensure`] ended when it did not fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Availability {
+    /// The engine has the image.
+    Ready,
+    /// `cancel` fired before the image was there: the pull was abandoned.
+    Cancelled,
+}
+
 /// Pulls `image` unless the engine already has it.
+///
+/// The pull races `cancel`: when it fires, the progress stream is dropped at once (the engine
+/// sees the client go away and abandons the pull; a tag only ever points at a completely pulled
+/// image) and the answer is [`Availability::Cancelled`].
 pub(crate) async fn ensure(
     engine: &Engine,
     image: &str,
     credentials: Option<&RegistryCredentials>,
     used_for: &ImageUse,
     progress: Option<&Progress>,
-) -> Result<(), BackendError> {
+    cancel: &CancellationToken,
+) -> Result<Availability, BackendError> {
     match engine.docker().inspect_image(image).await {
-        Ok(_) => return Ok(()),
+        Ok(_) => return Ok(Availability::Ready),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => {}
@@ -54,12 +69,24 @@ pub(crate) async fn ensure(
             p(line);
         }
     };
+    if cancel.is_cancelled() {
+        return Ok(Availability::Cancelled);
+    }
     report(&format!("pulling {image}"));
     let mut stream = engine
         .docker()
         .create_image(Some(options), None, credentials);
     let mut last = String::new();
-    while let Some(item) = stream.next().await {
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                report(&format!("pulling {image}: cancelled"));
+                return Ok(Availability::Cancelled);
+            }
+            item = stream.next() => item,
+        };
+        let Some(item) = item else { break };
         match item {
             Ok(info) => {
                 let detail =
@@ -87,7 +114,7 @@ pub(crate) async fn ensure(
         .docker()
         .inspect_image(image)
         .await
-        .map(|_| ())
+        .map(|_| Availability::Ready)
         .map_err(|e| pull_failed(image, used_for, &e.to_string()))
 }
 
