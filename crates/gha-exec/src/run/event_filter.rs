@@ -231,7 +231,8 @@ impl EventFacts {
 ///
 /// - `push`: a two-dot diff between the payload's `before` and `after` commits. For a new
 ///   branch (`before` is all zeros) the diff starts at the parent of the oldest pushed commit
-///   (the first of `commits`; a root commit is compared with the empty tree). When those
+///   (the first of `commits`, or `after` when the payload lists none; a root commit is
+///   compared with the empty tree). When those
 ///   commits are not in the local repository, the payload's `commits[].added`, `modified`
 ///   and `removed` lists are used instead. More than [`MAX_DIFF_COMMITS`] commits: `None`
 ///   (GitHub then always runs the workflow).
