@@ -406,7 +406,16 @@ async fn run_job_inner(
     let job_env: Option<Box<dyn JobEnv>> = if dry_run {
         None
     } else {
-        match shared.backend.start_job(&spec).await {
+        // A cancel (Ctrl-C, fail-fast) while the backend pulls images or waits for services
+        // drops the start: backends clean up what a dropped start made.
+        let started = tokio::select! {
+            r = shared.backend.start_job(&spec) => r,
+            () = inst.cancel.cancelled() => {
+                emitter.error(job_ref, None, "The operation was canceled.");
+                return (Conclusion::Cancelled, IndexMap::new(), Vec::new());
+            }
+        };
+        match started {
             Ok(e) => Some(e),
             Err(e) => {
                 return fail(&format!(
