@@ -394,12 +394,10 @@ async fn sigint_during_a_docker_step_pull_ends_the_run_promptly() {
     assert_eq!(run_leftovers(&engine, &run_id).await, Vec::<String>::new());
 }
 
-/// Needs the executor to stop waiting for `Backend::start_job` when the job is cancelled
-/// (gha-exec, `run/job.rs`: race the start against the job's token and drop it; the backend's
-/// start guard then removes what was created, see the two tests below). Today the run waits for
-/// the engine to give up on the pull (about 25 s here) and the job ends as failed.
+/// SIGINT while the job's image is being pulled: the executor drops `Backend::start_job` (it
+/// races the start against the job's cancellation), the backend's start guard removes what was
+/// created, and the run ends promptly as cancelled.
 #[tokio::test]
-#[ignore = "needs gha-exec to abandon Backend::start_job on cancellation"]
 async fn sigint_during_a_job_start_pull_ends_the_run_promptly() {
     let engine = engine_or_skip!();
     let registry = HangingRegistry::start();

@@ -230,6 +230,10 @@ impl JobEnv for EcsJobEnv {
         self.remote.read_file(path).await
     }
 
+    async fn hash_files(&self, patterns: &[String]) -> Result<String, BackendError> {
+        self.remote.hash_files(patterns).await
+    }
+
     async fn stop(&self) -> Result<(), BackendError> {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return Ok(());
