@@ -306,41 +306,9 @@ async fn run_async(mut args: RunArgs) -> ExitCode {
 
     // Without -W, the event's filters decide which workflows run.
     if args.workflows.is_empty() {
-        let (git_ref, _, _, base_ref) = gha_exec::run::event_refs_of(&options);
-        let changed: Option<Vec<String>> = options
-            .event
-            .get("commits")
-            .and_then(|c| c.as_array())
-            .map(|commits| {
-                commits
-                    .iter()
-                    .flat_map(|c| {
-                        ["added", "modified", "removed"]
-                            .into_iter()
-                            .flat_map(move |k| {
-                                c.get(k)
-                                    .and_then(|v| v.as_array())
-                                    .into_iter()
-                                    .flatten()
-                                    .filter_map(|f| f.as_str().map(str::to_string))
-                            })
-                    })
-                    .collect()
-            });
-        let facts = EventFacts {
-            name: options.event_name.clone(),
-            git_ref: if options.event_name.starts_with("pull_request") && !base_ref.is_empty() {
-                format!("refs/heads/{base_ref}")
-            } else {
-                git_ref
-            },
-            action: options
-                .event
-                .get("action")
-                .and_then(|a| a.as_str())
-                .map(str::to_string),
-            changed_files: changed,
-        };
+        // Branches, tags and types from the payload; `paths` over the diff GitHub would take
+        // (push: before..after, pull_request: base...head) in the local repository.
+        let facts = EventFacts::for_run(&options);
         loaded.retain(|wf| triggers(&wf.workflow, &facts));
         if loaded.is_empty() {
             eprintln!(
