@@ -206,6 +206,9 @@ pub mod codes {
     pub const INPUTS: &str = "inputs";
     /// A `permissions` scope or level that does not exist.
     pub const PERMISSIONS: &str = "permissions";
+    /// A reusable-workflow call that does not fit the called workflow (inputs, secrets,
+    /// nesting depth, job limit), found by [`crate::reusable::expand`].
+    pub const REUSABLE: &str = "reusable-workflow";
     /// Things GitHub accepts but warns about or that are almost certainly mistakes.
     pub const CREDENTIALS: &str = "credentials";
 }

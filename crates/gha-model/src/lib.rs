@@ -13,6 +13,7 @@ mod contexts;
 pub mod diagnostic;
 pub mod expression;
 mod reader;
+pub mod reusable;
 pub mod span;
 mod value;
 pub mod workflow;

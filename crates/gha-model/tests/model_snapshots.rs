@@ -57,8 +57,11 @@ fn curated_models() {
             include_events: true,
             include_source: false,
             file_name: (*name).to_owned(),
+            sort_file_table: false,
+            file_table: Default::default(),
+            file: 1,
         };
-        let json = to_github_json::workflow(&wf, &text, &options);
+        let json = to_github_json::workflow(&wf, &text, &[], &options);
         let stem = name.trim_end_matches(".yml");
         insta::assert_snapshot!(format!("{stem}__jobs"), summary(&wf));
         insta::assert_json_snapshot!(format!("{stem}__github_json"), json);

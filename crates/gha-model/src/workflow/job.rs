@@ -349,6 +349,13 @@ fn read_job(r: &mut Reader<'_>, id: Spanned<String>, entry: &Entry) -> Option<Jo
             "secrets" => {
                 if v.as_str() == Some("inherit") {
                     secrets = Some(CallSecrets::Inherit(v.span));
+                } else if let Some(s) = v.as_scalar().filter(|_| !v.is_null()) {
+                    // GitHub's message: the only string allowed here is `inherit`.
+                    r.error(
+                        v.span,
+                        codes::TYPE,
+                        format!("Unexpected value '{}'", s.value),
+                    );
                 } else {
                     secrets = r.template_map(v, k).map(CallSecrets::Map);
                 }

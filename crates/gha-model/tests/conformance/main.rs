@@ -1,10 +1,13 @@
 //! GitHub's workflow-reader conformance cases (actions/languageservices
 //! `workflow-parser/testdata/reader`, in `shared/conformance/workflow-parser`).
 //!
-//! Each case is options, an input workflow and the expected result. For a valid workflow we
-//! load it, convert our model to GitHub's serialized form (`to_github_json`) and compare. For an
-//! invalid one we require an error at every line GitHub reports one (messages are not compared:
-//! ours follow GitHub's where we know them, actionlint's elsewhere).
+//! Each case is options, an input workflow, the workflows it calls (pairs of documents: the
+//! `uses:` reference, then the file) and the expected result. For a valid workflow we load it,
+//! expand its reusable-workflow calls (`gha_model::reusable`), convert our model to GitHub's
+//! serialized form (`to_github_json`) and compare. For an invalid one we require an error at
+//! every line GitHub reports one (messages are not compared: ours follow GitHub's where we know
+//! them, actionlint's elsewhere); for a case with called workflows we require GitHub's exact
+//! messages, file and line:col included.
 //!
 //! Cases we do not pass are listed, with the reason, in `UNSUPPORTED.md` beside this file; the
 //! test fails if that list is not exactly the set of failing cases.
@@ -20,7 +23,8 @@ struct Case {
     name: String,
     options: serde_json::Value,
     input: String,
-    extra_documents: usize,
+    /// The called workflows: `uses:` reference → file text.
+    called: BTreeMap<String, String>,
     expected: serde_json::Value,
 }
 
@@ -54,11 +58,15 @@ fn cases() -> Vec<Case> {
             if docs[1].ends_with('\n') {
                 docs[1].pop();
             }
+            let called = docs[2..docs.len() - 1]
+                .chunks(2)
+                .map(|pair| (pair[0].trim().to_owned(), pair[1].clone()))
+                .collect();
             Case {
                 name: path.file_name().unwrap().to_string_lossy().into_owned(),
                 options,
                 input: docs[1].clone(),
-                extra_documents: docs.len() - 3,
+                called,
                 expected,
             }
         })
@@ -67,8 +75,8 @@ fn cases() -> Vec<Case> {
 
 /// Run one case; `Err` says why it does not pass.
 fn run(case: &Case) -> Result<(), String> {
-    if case.extra_documents > 0 {
-        return Err("needs other workflow files (reusable-workflow expansion)".into());
+    if !case.called.is_empty() {
+        return run_with_called(case);
     }
     if let Some(errors) = case.expected.get("errors").and_then(|e| e.as_array()) {
         let mut limits = gha_model::yaml::LoadLimits::default();
@@ -113,15 +121,125 @@ fn run(case: &Case) -> Result<(), String> {
                 .join("; ")
         )
     })?;
-    let options = to_github_json::Options {
+    let options = json_options(case);
+    let ours = to_github_json::workflow(&wf, &case.input, &[], &options);
+    if ours != case.expected {
+        return Err(format!(
+            "output differs:\n--- ours\n{}\n--- expected\n{}",
+            serde_json::to_string_pretty(&ours).unwrap(),
+            serde_json::to_string_pretty(&case.expected).unwrap()
+        ));
+    }
+    Ok(())
+}
+
+fn file_name(case: &Case) -> String {
+    format!(".github/workflows/{}", case.name)
+}
+
+fn json_options(case: &Case) -> to_github_json::Options {
+    to_github_json::Options {
         // Only the TypeScript parser serializes `events`: cases run by it alone have them.
         include_events: case.options["skip"]
             .as_array()
             .is_some_and(|s| s.iter().any(|v| v == "C#") && s.iter().any(|v| v == "Go")),
         include_source: case.options["include-source"] == true,
-        file_name: format!(".github/workflows/{}", case.name),
+        file_name: file_name(case),
+        sort_file_table: case.options["is-partial-rerun"] == true,
+        file_table: Default::default(),
+        file: 1,
+    }
+}
+
+/// A case with called workflows: expand the calls, then compare GitHub's error messages
+/// exactly (a message GitHub truncated with `[...]` must start ours), or the expansion.
+fn run_with_called(case: &Case) -> Result<(), String> {
+    let file = file_name(case);
+    let mut options = gha_model::reusable::Options::default();
+    if let Some(d) = case.options["max-nested-reusable-workflows-depth"].as_u64() {
+        options.max_depth = d as usize;
+    }
+    if let Some(n) = case.options["max-job-limit"].as_u64() {
+        options.max_jobs = Some(n as usize);
+    }
+    options.permissions_policy = match case.options["permissions-policy"].as_str() {
+        Some("LimitedRead") => Some(gha_model::reusable::PermissionsPolicy::LimitedRead),
+        Some("Write") => Some(gha_model::reusable::PermissionsPolicy::Write),
+        Some(other) => return Err(format!("unknown permissions-policy {other}")),
+        None => None,
     };
-    let ours = to_github_json::workflow(&wf, &case.input, &options);
+    let skip = case.options["skip-reusable-workflows"] == true;
+    let load = |uses: &str| {
+        if skip {
+            return None;
+        }
+        case.called
+            .get(uses)
+            .map(|text| gha_model::reusable::Loaded {
+                path: uses.to_owned(),
+                text: text.clone(),
+            })
+    };
+    let (wf, diags) = Workflow::load(&case.input);
+    let mut ours: Vec<gha_model::Diagnostic> = diags
+        .into_iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.with_file(&file))
+        .collect();
+    let expansion = wf
+        .as_ref()
+        .map(|wf| gha_model::reusable::expand(wf, &file, &options, &load));
+    if let Some(e) = &expansion {
+        ours.extend(e.diagnostics.iter().cloned());
+    }
+    let shown = |d: &gha_model::Diagnostic, located: bool| {
+        if located {
+            format!(
+                "{} (Line: {}, Col: {}): {}",
+                d.file.as_deref().unwrap_or_default(),
+                d.span.start_pos.line,
+                d.span.start_pos.column,
+                d.message
+            )
+        } else {
+            d.message.clone()
+        }
+    };
+    if let Some(errors) = case.expected.get("errors").and_then(|e| e.as_array()) {
+        if ours.is_empty() {
+            return Err("no error reported".into());
+        }
+        for e in errors {
+            let msg = e["Message"].as_str().unwrap_or_default();
+            let located = msg.contains(" (Line: ");
+            let matches = |d: &gha_model::Diagnostic| {
+                let text = shown(d, located);
+                match msg.strip_suffix("[...]") {
+                    Some(prefix) => text.starts_with(prefix),
+                    None => text == msg,
+                }
+            };
+            if !ours.iter().any(matches) {
+                return Err(format!(
+                    "no error {msg:?}; ours: {:?}",
+                    ours.iter().map(|d| shown(d, true)).collect::<Vec<_>>()
+                ));
+            }
+        }
+        return Ok(());
+    }
+    if !ours.is_empty() {
+        return Err(format!(
+            "rejected: {}",
+            ours.iter()
+                .map(|d| shown(d, true))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    let wf = wf.expect("no errors, so the workflow loaded");
+    let calls = expansion.map(|e| e.calls).unwrap_or_default();
+    let ours = to_github_json::workflow(&wf, &case.input, &calls, &json_options(case));
     if ours != case.expected {
         return Err(format!(
             "output differs:\n--- ours\n{}\n--- expected\n{}",

@@ -5,15 +5,44 @@
 //! the typed model; values GitHub keeps as raw tokens for the runner (strategy, container, env,
 //! ...) are re-read from the YAML node at the span the model recorded.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use gha_model::expression::TemplatePart;
+use gha_model::reusable::Call;
 use gha_model::yaml::{Node, NodeKind, ScalarValue};
-use gha_model::{IfCondition, Job, PermissionLevel, Permissions, Step, Workflow};
+use gha_model::{IfCondition, InputType, Job, PermissionLevel, Permissions, Step, Workflow};
 use serde_json::{Map, Value, json};
 
+#[derive(Clone)]
 pub struct Options {
     pub include_events: bool,
     pub include_source: bool,
     pub file_name: String,
+    /// GitHub's `is-partial-rerun` quirk: the file table comes out sorted by name.
+    pub sort_file_table: bool,
+    /// The files tokens point into (1-based `file` numbers), shared across called workflows.
+    pub file_table: Rc<RefCell<Vec<String>>>,
+    /// The 1-based number of the file being serialized.
+    pub file: usize,
+}
+
+impl Options {
+    /// The options for serializing the called file `path` (numbered on first use).
+    fn for_file(&self, path: &str) -> Options {
+        let mut table = self.file_table.borrow_mut();
+        let file = match table.iter().position(|f| f == path) {
+            Some(i) => i + 1,
+            None => {
+                table.push(path.to_owned());
+                table.len()
+            }
+        };
+        Options {
+            file,
+            ..self.clone()
+        }
+    }
 }
 
 const ALL_SCOPES: &[&str] = &[
@@ -32,11 +61,12 @@ const ALL_SCOPES: &[&str] = &[
     "statuses",
 ];
 
-pub fn workflow(wf: &Workflow, src: &str, opts: &Options) -> Value {
+pub fn workflow(wf: &Workflow, src: &str, calls: &[Call], opts: &Options) -> Value {
+    opts.file_table.borrow_mut().push(opts.file_name.clone());
     let root = gha_model::yaml::parse(src).expect("the model loaded, so the YAML parses");
     let mut out = Map::new();
     if let Some(p) = &wf.permissions {
-        out.insert("permissions".into(), permissions(p));
+        out.insert("permissions".into(), permissions_json(p));
     }
     for key in ["concurrency", "env", "defaults"] {
         if let Some(n) = root.get(key) {
@@ -59,9 +89,28 @@ pub fn workflow(wf: &Workflow, src: &str, opts: &Options) -> Value {
         }
         out.insert("input-types".into(), Value::Object(types));
     }
+    let jobs = jobs(wf, &root, wf.permissions.as_ref(), calls, opts);
+    out.insert("jobs".into(), Value::Array(jobs));
+    if opts.include_source {
+        let mut table = opts.file_table.borrow().clone();
+        if opts.sort_file_table {
+            table.sort();
+        }
+        out.insert("file-table".into(), json!(table));
+    }
+    Value::Object(out)
+}
+
+/// The jobs of one file; `inherited` are the permissions its jobs get when they set none.
+fn jobs(
+    wf: &Workflow,
+    root: &Node,
+    inherited: Option<&Permissions>,
+    calls: &[Call],
+    opts: &Options,
+) -> Vec<Value> {
     let jobs_node = root.get("jobs");
-    let jobs: Vec<Value> = wf
-        .jobs
+    wf.jobs
         .iter()
         .map(|j| {
             let node = jobs_node
@@ -71,14 +120,122 @@ pub fn workflow(wf: &Workflow, src: &str, opts: &Options) -> Value {
                         .find(|e| e.key.as_str() == Some(j.id.value.as_str()))
                 })
                 .map(|e| &e.value);
-            job(wf, j, node, opts)
+            if j.is_reusable_call() {
+                let call = calls.iter().find(|c| c.job_id == j.id.value);
+                reusable_job(j, node, inherited, call, opts)
+            } else {
+                job(inherited, j, node, opts)
+            }
         })
-        .collect();
-    out.insert("jobs".into(), Value::Array(jobs));
-    if opts.include_source {
-        out.insert("file-table".into(), json!([opts.file_name]));
+        .collect()
+}
+
+/// A job that calls a reusable workflow, with the called workflow's jobs under `jobs`.
+fn reusable_job(
+    j: &Job,
+    node: Option<&Node>,
+    inherited: Option<&Permissions>,
+    call: Option<&Call>,
+    opts: &Options,
+) -> Value {
+    let mut m = Map::new();
+    m.insert("type".into(), json!("reusableWorkflowJob"));
+    m.insert("id".into(), located(json!(j.id.value), j.id.span, opts));
+    let name = node.and_then(|n| n.get("name"));
+    m.insert(
+        "name".into(),
+        name.map_or_else(
+            || located(json!(j.id.value), j.id.span, opts),
+            |n| token(n, true, opts),
+        ),
+    );
+    m.insert(
+        "needs".into(),
+        Value::Array(
+            j.needs
+                .iter()
+                .map(|n| located(json!(n.value), n.span, opts))
+                .collect(),
+        ),
+    );
+    m.insert("if".into(), condition(j.if_condition.as_ref()));
+    if let Some(n) = node.and_then(|n| n.get("uses")) {
+        m.insert("ref".into(), token(n, true, opts));
     }
-    Value::Object(out)
+    let permissions = match call {
+        Some(c) => c.permissions.as_ref(),
+        None => j.permissions.as_ref().or(inherited),
+    };
+    if let Some(p) = permissions {
+        m.insert("permissions".into(), permissions_json(p));
+    }
+    // Not expanded (not loaded, or `skip-reusable-workflows`): what the caller says only.
+    let callee = call.map(|c| {
+        let root =
+            gha_model::yaml::parse(&c.text).expect("the called workflow loaded, so it parses");
+        (c, root, opts.for_file(&c.path))
+    });
+    let trigger = callee.as_ref().and_then(|(_, root, _)| {
+        root.get("on")
+            .and_then(|o| o.get("workflow_call"))
+            .filter(|n| !n.is_null())
+    });
+    let callee_opts = callee.as_ref().map_or(opts, |(_, _, o)| o);
+    let definitions = trigger.and_then(|t| t.get("inputs"));
+    if let Some(d) = definitions {
+        m.insert("input-definitions".into(), token(d, false, callee_opts));
+    }
+    if let Some(with) = node.and_then(|n| n.get("with")) {
+        let mut v = token(with, false, opts);
+        // A null given to a string input becomes the empty string.
+        if let Some(entries) = v.get_mut("map").and_then(Value::as_array_mut) {
+            for e in entries {
+                let is_string = e["Key"]
+                    .as_str()
+                    .and_then(|k| call?.workflow.on.workflow_call()?.inputs.get(k))
+                    .is_some_and(|i| {
+                        i.input_type.as_ref().map(|t| t.value) == Some(InputType::String)
+                    });
+                if is_string && e["Value"].is_null() {
+                    e["Value"] = json!("");
+                }
+            }
+        }
+        m.insert("input-values".into(), v);
+    }
+    if let Some(d) = trigger.and_then(|t| t.get("secrets")) {
+        m.insert("secret-definitions".into(), token(d, false, callee_opts));
+    }
+    match &j.call.as_ref().and_then(|c| c.secrets.as_ref()) {
+        Some(gha_model::CallSecrets::Inherit(_)) => {
+            m.insert("inherit-secrets".into(), json!(true));
+        }
+        Some(gha_model::CallSecrets::Map(_)) => {
+            if let Some(s) = node.and_then(|n| n.get("secrets")) {
+                m.insert("secret-values".into(), token(s, true, opts));
+            }
+        }
+        None => {}
+    }
+    if let Some(o) = trigger.and_then(|t| t.get("outputs")) {
+        m.insert("outputs".into(), token(o, true, callee_opts));
+    }
+    for key in ["strategy", "concurrency", "continue-on-error"] {
+        if let Some(n) = node.and_then(|n| n.get(key)) {
+            m.insert(key.into(), token(n, false, opts));
+        }
+    }
+    let nested = callee.as_ref().map_or_else(Vec::new, |(call, root, o)| {
+        jobs(
+            &call.workflow,
+            root,
+            call.permissions.as_ref(),
+            &call.calls,
+            o,
+        )
+    });
+    m.insert("jobs".into(), Value::Array(nested));
+    Value::Object(m)
 }
 
 /// Add GitHub's source position (`file`, `line`, `col`) to a token when asked to.
@@ -88,7 +245,7 @@ fn located(v: Value, node_span: gha_model::Span, opts: &Options) -> Value {
     }
     let mut m = Map::new();
     let pos = |m: &mut Map<String, Value>| {
-        m.insert("file".into(), json!(1));
+        m.insert("file".into(), json!(opts.file));
         m.insert("line".into(), json!(node_span.start_pos.line));
         m.insert("col".into(), json!(node_span.start_pos.column));
     };
@@ -119,7 +276,7 @@ fn located(v: Value, node_span: gha_model::Span, opts: &Options) -> Value {
     Value::Object(m)
 }
 
-fn permissions(p: &Permissions) -> Value {
+fn permissions_json(p: &Permissions) -> Value {
     let mut m = Map::new();
     match p {
         Permissions::ReadAll(_) | Permissions::WriteAll(_) => {
@@ -225,7 +382,7 @@ fn events(wf: &Workflow) -> Value {
     Value::Object(out)
 }
 
-fn job(wf: &Workflow, j: &Job, node: Option<&Node>, opts: &Options) -> Value {
+fn job(inherited: Option<&Permissions>, j: &Job, node: Option<&Node>, opts: &Options) -> Value {
     let mut m = Map::new();
     m.insert("type".into(), json!("job"));
     m.insert("id".into(), located(json!(j.id.value), j.id.span, opts));
@@ -244,8 +401,8 @@ fn job(wf: &Workflow, j: &Job, node: Option<&Node>, opts: &Options) -> Value {
         );
     }
     m.insert("if".into(), condition(j.if_condition.as_ref()));
-    if let Some(p) = j.permissions.as_ref().or(wf.permissions.as_ref()) {
-        m.insert("permissions".into(), permissions(p));
+    if let Some(p) = j.permissions.as_ref().or(inherited) {
+        m.insert("permissions".into(), permissions_json(p));
     }
     let raw = |key: &str, coerce: bool, m: &mut Map<String, Value>| {
         if let Some(n) = node.and_then(|n| n.get(key)) {

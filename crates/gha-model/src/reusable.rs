@@ -1,0 +1,423 @@
+//! Checks across files for reusable-workflow calls (`jobs.<id>.uses`), as GitHub applies them
+//! when it expands a workflow: inputs and secrets the called workflow defines, input types,
+//! permissions the called jobs request versus what the caller grants, nesting depth and the job
+//! limit.
+//!
+//! The crate does no I/O: [`expand`] asks a loader callback for each called workflow's text.
+//!
+//! ```
+//! use gha_model::reusable::{expand, Loaded, Options};
+//! let caller = gha_model::Workflow::from_yaml(
+//!     "on: push\njobs:\n  deploy:\n    uses: ./.github/workflows/deploy.yml\n    with:\n      foo: bar\n",
+//! ).unwrap();
+//! let load = |uses: &str| {
+//!     (uses == "./.github/workflows/deploy.yml").then(|| Loaded {
+//!         path: ".github/workflows/deploy.yml".into(),
+//!         text: "on: workflow_call\njobs:\n  a:\n    runs-on: x\n    steps: [{run: y}]\n".into(),
+//!     })
+//! };
+//! let out = expand(&caller, ".github/workflows/ci.yml", &Options::default(), &load);
+//! let d = &out.diagnostics[0];
+//! assert_eq!(d.message, "Invalid input, foo is not defined in the referenced workflow.");
+//! assert_eq!(d.file.as_deref(), Some(".github/workflows/ci.yml"));
+//! assert_eq!((d.span.start_pos.line, d.span.start_pos.column), (6, 12));
+//! assert_eq!(out.calls[0].workflow.jobs[0].id.value, "a");
+//! ```
+
+use indexmap::IndexMap;
+
+use crate::diagnostic::codes;
+use crate::workflow::{CallSecrets, InputType, Job, PermissionLevel, Permissions, Workflow};
+use crate::{Diagnostic, MaybeExpr, Span};
+
+/// The text of a called workflow, as returned by the loader callback of [`expand`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    /// The name diagnostics in this file carry (a path, or the `uses:` reference).
+    pub path: String,
+    /// The file's contents.
+    pub text: String,
+}
+
+/// The default `GITHUB_TOKEN` permissions of the repository (Settings → Actions → Workflow
+/// permissions), which a caller without `permissions:` grants to the workflows it calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PermissionsPolicy {
+    /// "Read repository contents and packages permissions": `contents: read`,
+    /// `packages: read`, every other scope `none`.
+    LimitedRead,
+    /// "Read and write permissions": every scope `write`.
+    Write,
+}
+
+/// Limits and repository settings for [`expand`].
+///
+/// ```
+/// let o = gha_model::reusable::Options::default();
+/// assert_eq!(o.max_depth, 9);
+/// assert!(o.max_jobs.is_none() && o.permissions_policy.is_none());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// How many levels of called workflows below the top-level workflow are allowed
+    /// (GitHub: ten levels of workflows in all, so 9).
+    pub max_depth: usize,
+    /// At most this many jobs in the expanded workflow (calling jobs included), if limited.
+    pub max_jobs: Option<usize>,
+    /// The repository's default token permissions; `None` when unknown, in which case a
+    /// caller without `permissions:` is not checked.
+    pub permissions_policy: Option<PermissionsPolicy>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_depth: 9,
+            max_jobs: None,
+            permissions_policy: None,
+        }
+    }
+}
+
+/// One expanded call: the job that calls, and the workflow it calls (with its own calls).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// The id of the calling job (in its own file).
+    pub job_id: String,
+    /// The `uses:` reference as written.
+    pub uses: String,
+    /// The called file's name, as the loader returned it.
+    pub path: String,
+    /// The called file's text.
+    pub text: String,
+    /// The called workflow.
+    pub workflow: Workflow,
+    /// The `GITHUB_TOKEN` permissions of the calling job as GitHub computes them: those the
+    /// called workflow declares, else the calling job's, else those its workflow has.
+    pub permissions: Option<Permissions>,
+    /// Calls made by the called workflow's jobs, in job order.
+    pub calls: Vec<Call>,
+}
+
+/// What [`expand`] found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Expansion {
+    /// The calls of the top-level workflow whose callee could be loaded, in job order.
+    pub calls: Vec<Call>,
+    /// Errors, each with its file (the caller's name for problems at a call).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// GitHub's order of scopes in its messages and in `read-all`/`write-all`.
+const GITHUB_SCOPE_ORDER: &[&str] = &[
+    "actions",
+    "checks",
+    "contents",
+    "deployments",
+    "discussions",
+    "issues",
+    "packages",
+    "pages",
+    "pull-requests",
+    "repository-projects",
+    "statuses",
+    "security-events",
+    "id-token",
+];
+
+/// Expand the reusable-workflow calls of `caller` (named `caller_file` in diagnostics) and
+/// check them across files. `load` returns a called workflow's text for a `uses:` reference,
+/// or `None` when it is not available (that call is then not checked).
+pub fn expand(
+    caller: &Workflow,
+    caller_file: &str,
+    options: &Options,
+    load: &dyn Fn(&str) -> Option<Loaded>,
+) -> Expansion {
+    let mut cx = Cx {
+        options,
+        load,
+        diagnostics: Vec::new(),
+        depth_reported: false,
+    };
+    let calls = cx.calls_of(caller, caller_file, caller.permissions.as_ref(), 1);
+    if let Some(max) = options.max_jobs {
+        let n = caller.jobs.len() + calls.iter().map(count_jobs).sum::<usize>();
+        if n > max {
+            cx.diagnostics.push(
+                Diagnostic::error(
+                    caller.span,
+                    codes::REUSABLE,
+                    format!("The workflow may not contain more than {max} jobs"),
+                )
+                .with_file(caller_file),
+            );
+        }
+    }
+    Expansion {
+        calls,
+        diagnostics: cx.diagnostics,
+    }
+}
+
+fn count_jobs(c: &Call) -> usize {
+    c.workflow.jobs.len() + c.calls.iter().map(count_jobs).sum::<usize>()
+}
+
+struct Cx<'a> {
+    options: &'a Options,
+    load: &'a dyn Fn(&str) -> Option<Loaded>,
+    diagnostics: Vec<Diagnostic>,
+    depth_reported: bool,
+}
+
+impl Cx<'_> {
+    /// The calls made by `wf`'s jobs; `wf_permissions` are the permissions `wf`'s jobs get
+    /// when they declare none; `depth` is the level of the workflows they call.
+    fn calls_of(
+        &mut self,
+        wf: &Workflow,
+        file: &str,
+        wf_permissions: Option<&Permissions>,
+        depth: usize,
+    ) -> Vec<Call> {
+        let mut out = Vec::new();
+        for job in &wf.jobs {
+            let Some(call) = &job.call else { continue };
+            if depth > self.options.max_depth {
+                if !self.depth_reported {
+                    self.depth_reported = true;
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            call.uses.span,
+                            codes::REUSABLE,
+                            format!(
+                                "Nested reusable workflow depth exceeded {}.",
+                                self.options.max_depth
+                            ),
+                        )
+                        .with_file(file),
+                    );
+                }
+                continue;
+            }
+            let Some(loaded) = (self.load)(&call.uses.value) else {
+                continue;
+            };
+            let (callee, diags) = Workflow::load(&loaded.text);
+            let errors: Vec<Diagnostic> = diags
+                .into_iter()
+                .filter(Diagnostic::is_error)
+                .map(|d| d.with_file(&loaded.path))
+                .collect();
+            let failed = !errors.is_empty();
+            self.diagnostics.extend(errors);
+            let Some(callee) = callee.filter(|_| !failed) else {
+                continue;
+            };
+            let err = |span: Span, msg: String| {
+                Diagnostic::error(span, codes::REUSABLE, msg).with_file(file)
+            };
+            let Some(trigger) = callee.on.workflow_call() else {
+                self.diagnostics.push(err(
+                    call.uses.span,
+                    format!(
+                        "The workflow '{}' is not reusable: it has no 'on.workflow_call' trigger.",
+                        call.uses.value
+                    ),
+                ));
+                continue;
+            };
+            // Inputs.
+            for (name, input) in &trigger.inputs {
+                if input.required && input.default.is_none() && !call.with.contains_key(name) {
+                    self.diagnostics.push(err(
+                        call.uses.span,
+                        format!("Input {name} is required, but not provided while calling."),
+                    ));
+                }
+            }
+            for (name, value) in &call.with {
+                let Some(input) = trigger.inputs.get(name) else {
+                    self.diagnostics.push(err(
+                        value.span(),
+                        format!("Invalid input, {name} is not defined in the referenced workflow."),
+                    ));
+                    continue;
+                };
+                let MaybeExpr::Value(v) = value else { continue };
+                let ty = input.input_type.as_ref().map(|t| t.value);
+                let ok = match ty {
+                    Some(InputType::Boolean) => v.value.is_boolean(),
+                    Some(InputType::Number) => v.value.is_number(),
+                    _ => !v.value.is_object() && !v.value.is_array(),
+                };
+                if !ok {
+                    let shown = match &v.value {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    self.diagnostics
+                        .push(err(v.span, format!("Unexpected value '{shown}'")));
+                }
+            }
+            // Secrets.
+            if let Some(CallSecrets::Map(given)) = &call.secrets {
+                for (name, value) in given {
+                    if !trigger.secrets.contains_key(name) {
+                        self.diagnostics.push(err(
+                            value.span,
+                            format!(
+                                "Invalid secret, {name} is not defined in the referenced workflow."
+                            ),
+                        ));
+                    }
+                }
+            }
+            if !matches!(call.secrets, Some(CallSecrets::Inherit(_))) {
+                let given = match &call.secrets {
+                    Some(CallSecrets::Map(m)) => Some(m),
+                    _ => None,
+                };
+                for (name, secret) in &trigger.secrets {
+                    if secret.required && !given.is_some_and(|g| g.contains_key(name)) {
+                        self.diagnostics.push(err(
+                            call.uses.span,
+                            format!("Secret {name} is required, but not provided while calling."),
+                        ));
+                    }
+                }
+            }
+            // Permissions.
+            let granted = job.permissions.as_ref().or(wf_permissions);
+            self.check_permissions(job, &call.uses.value, &callee, granted, file);
+            let permissions = callee.permissions.clone().or_else(|| granted.cloned());
+            let calls = self.calls_of(&callee, &loaded.path, permissions.as_ref(), depth + 1);
+            out.push(Call {
+                job_id: job.id.value.clone(),
+                uses: call.uses.value.clone(),
+                path: loaded.path,
+                text: loaded.text,
+                workflow: callee,
+                permissions,
+                calls,
+            });
+        }
+        out
+    }
+
+    /// What the called workflow and its jobs request must not exceed what the calling job
+    /// grants (its own `permissions`, else its workflow's, else the repository default).
+    fn check_permissions(
+        &mut self,
+        job: &Job,
+        uses: &str,
+        callee: &Workflow,
+        granted: Option<&Permissions>,
+        file: &str,
+    ) {
+        let allowed: Vec<(String, PermissionLevel)> =
+            match (granted, self.options.permissions_policy) {
+                (Some(p), _) => levels(p),
+                (None, Some(PermissionsPolicy::LimitedRead)) => GITHUB_SCOPE_ORDER
+                    .iter()
+                    .map(|s| {
+                        let l = if matches!(*s, "contents" | "packages") {
+                            PermissionLevel::Read
+                        } else {
+                            PermissionLevel::None
+                        };
+                        ((*s).to_owned(), l)
+                    })
+                    .collect(),
+                (None, Some(PermissionsPolicy::Write)) | (None, None) => return,
+            };
+        let mut requests: Vec<(String, &Permissions)> = Vec::new();
+        if let Some(p) = &callee.permissions {
+            requests.push((format!("The workflow '{uses}'"), p));
+        }
+        for j in &callee.jobs {
+            if let Some(p) = &j.permissions {
+                let name = j
+                    .name
+                    .as_ref()
+                    .filter(|n| !n.raw.contains("${{"))
+                    .map_or(j.id.value.as_str(), |n| n.raw.as_str());
+                requests.push((format!("The nested job '{name}'"), p));
+            }
+        }
+        for (who, requested) in requests {
+            let mut over = Vec::new();
+            let mut limit = Vec::new();
+            for (scope, level) in levels(requested) {
+                let has = allowed
+                    .iter()
+                    .find(|(s, _)| *s == scope)
+                    .map_or(PermissionLevel::None, |(_, l)| *l);
+                if rank(level) > rank(has) {
+                    over.push(format!("{scope}: {}", level.as_str()));
+                    limit.push(format!("{scope}: {}", has.as_str()));
+                }
+            }
+            if !over.is_empty() {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        job.id.span,
+                        codes::PERMISSIONS,
+                        format!(
+                            "Error calling workflow '{uses}'. {who} is requesting '{}', but is only allowed '{}'.",
+                            over.join(", "),
+                            limit.join(", ")
+                        ),
+                    )
+                    .with_file(file),
+                );
+            }
+        }
+    }
+}
+
+fn rank(l: PermissionLevel) -> u8 {
+    match l {
+        PermissionLevel::None => 0,
+        PermissionLevel::Read => 1,
+        PermissionLevel::Write => 2,
+    }
+}
+
+/// Every scope a `permissions:` value sets, in GitHub's order (scopes GitHub's list does not
+/// have yet follow, in the order of [`crate::workflow::PERMISSION_SCOPES`]).
+fn levels(p: &Permissions) -> Vec<(String, PermissionLevel)> {
+    match p {
+        Permissions::ReadAll(_) | Permissions::WriteAll(_) => {
+            let l = if matches!(p, Permissions::ReadAll(_)) {
+                PermissionLevel::Read
+            } else {
+                PermissionLevel::Write
+            };
+            GITHUB_SCOPE_ORDER
+                .iter()
+                .map(|s| ((*s).to_owned(), l))
+                .collect()
+        }
+        Permissions::Scopes(scopes) => {
+            let order = |s: &str| {
+                GITHUB_SCOPE_ORDER.iter().position(|x| *x == s).unwrap_or(
+                    GITHUB_SCOPE_ORDER.len()
+                        + crate::workflow::PERMISSION_SCOPES
+                            .iter()
+                            .position(|x| *x == s)
+                            .unwrap_or(usize::MAX / 2),
+                )
+            };
+            let mut v: Vec<(String, PermissionLevel)> = scopes
+                .iter()
+                .map(|(k, l)| (k.clone(), l.value))
+                .collect::<IndexMap<_, _>>()
+                .into_iter()
+                .collect();
+            v.sort_by_key(|(s, _)| order(s));
+            v
+        }
+    }
+}
