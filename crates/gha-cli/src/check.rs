@@ -1,8 +1,15 @@
 //! `gha check FILE...`: load workflow and action files and report what GitHub would reject.
 //!
+//! Workflows that call local reusable workflows (`uses: ./.github/workflows/x.yml`) are
+//! checked across files as GitHub does when it expands them (`gha_model::reusable`): inputs
+//! and secrets the called workflow defines, input types, permissions, nesting depth. Remote
+//! callees are not fetched.
+//!
 //! Exit status: 0 when no file has an error, 1 when any has, 2 when a file cannot be read.
 
-use std::path::Path;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use gha_model::{Action, Diagnostic, SourceMap, Workflow};
@@ -44,6 +51,8 @@ pub fn run(args: CheckArgs) -> ExitCode {
     let mut unreadable = false;
     let mut any_error = false;
     let mut json_out = Vec::new();
+    // A called workflow's problems are reported once, however many files call it.
+    let mut seen = HashSet::new();
     for path in &args.files {
         let display = path.display().to_string();
         let bytes = match std::fs::read(path) {
@@ -54,16 +63,38 @@ pub fn run(args: CheckArgs) -> ExitCode {
                 continue;
             }
         };
-        let (text, diags) = check_bytes(path, &bytes, args.kind);
+        let (text, mut diags) = check_bytes(path, &bytes, args.kind);
+        let mut texts = BTreeMap::new();
+        let kind = args.kind.unwrap_or_else(|| guess_kind(path, &text));
+        if kind == FileKind::Workflow
+            && let (Some(wf), _) = Workflow::load(&text)
+        {
+            let (called, called_texts) = check_called(path, &display, &wf);
+            diags.extend(called);
+            texts = called_texts;
+        }
+        texts.insert(display.clone(), text);
+        diags.retain(|d| {
+            let Some(file) = d.file.clone() else {
+                return true;
+            };
+            seen.insert((
+                file,
+                d.span.start_pos.line,
+                d.span.start_pos.column,
+                d.message.clone(),
+            ))
+        });
         any_error |= diags.iter().any(Diagnostic::is_error);
-        match args.format {
-            Format::Human => {
-                let map = SourceMap::new(&text);
-                for d in &diags {
-                    print!("{}", render_human(&display, &map, d));
+        for d in &diags {
+            let file = d.file.as_deref().unwrap_or(&display);
+            match args.format {
+                Format::Human => {
+                    let map = SourceMap::new(texts.get(file).map_or("", String::as_str));
+                    print!("{}", render_human(file, &map, d));
                 }
+                Format::Json => json_out.push(to_json(file, d)),
             }
-            Format::Json => json_out.extend(diags.iter().map(|d| to_json(&display, d))),
         }
     }
     match args.format {
@@ -105,6 +136,53 @@ pub fn check_bytes(path: &Path, bytes: &[u8], kind: Option<FileKind>) -> (String
         FileKind::Action => Action::load(&text).1,
     };
     (text, diags)
+}
+
+/// Check the reusable-workflow calls of `wf` (the file at `path`, shown as `display`) against
+/// the local workflows they call. Returns the diagnostics (each with its file, as shown) and
+/// the text of every called file read.
+pub fn check_called(
+    path: &Path,
+    display: &str,
+    wf: &Workflow,
+) -> (Vec<Diagnostic>, BTreeMap<String, String>) {
+    let (root, root_shown) = workflow_repo_root(path, display);
+    let texts = RefCell::new(BTreeMap::new());
+    let load = |uses: &str| {
+        let Ok(gha_actions::WorkflowRef::Local { path: rel }) =
+            gha_actions::WorkflowRef::parse(uses.trim())
+        else {
+            return None;
+        };
+        let text = std::fs::read_to_string(root.join(&rel)).ok()?;
+        let shown = root_shown.join(&rel).display().to_string();
+        texts.borrow_mut().insert(shown.clone(), text.clone());
+        Some(gha_model::reusable::Loaded { path: shown, text })
+    };
+    let out = gha_model::reusable::expand(wf, display, &Default::default(), &load);
+    (out.diagnostics, texts.into_inner())
+}
+
+/// The repository a workflow file belongs to: the directory above its `.github/workflows`,
+/// else the git top level of its directory. Returned as a path to read from and as the
+/// prefix to show (relative when `display` is).
+fn workflow_repo_root(path: &Path, display: &str) -> (PathBuf, PathBuf) {
+    let above_workflows = |p: &Path| {
+        let dir = p.parent()?;
+        let github = dir.parent()?;
+        (dir.file_name()? == "workflows" && github.file_name()? == ".github")
+            .then(|| github.parent().map(Path::to_path_buf))?
+    };
+    if let (Some(root), Some(shown)) = (above_workflows(path), above_workflows(Path::new(display)))
+    {
+        return (root, shown);
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let root = crate::workflows::repo_root(dir);
+    (root.clone(), root)
 }
 
 /// Action metadata is named `action.yml`/`action.yaml`; anything under

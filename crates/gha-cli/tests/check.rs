@@ -120,3 +120,108 @@ fn invalid_bytes_do_not_panic() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("workflow is empty"));
 }
+
+/// A repository with `.github/workflows/<name>` files, in its own temporary directory.
+fn temp_repo(tag: &str, files: &[(&str, &str)]) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("gha-check-test-{}-{tag}", std::process::id()));
+    let dir = root.join(".github/workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    root
+}
+
+const DEPLOY: &str = "on:\n  workflow_call:\n    inputs:\n      env:\n        required: true\n        type: string\n      dry:\n        type: boolean\n    secrets:\n      token:\n        required: true\njobs:\n  deploy:\n    permissions:\n      contents: write\n    runs-on: x\n    steps: [{run: echo}]\n";
+
+#[test]
+fn local_reusable_workflow_calls_are_checked_across_files() {
+    let caller = "on: push\npermissions:\n  contents: read\njobs:\n  ship:\n    uses: ./.github/workflows/deploy.yml\n    with:\n      dry: maybe\n      colour: red\n";
+    let root = temp_repo("reusable", &[("ci.yml", caller), ("deploy.yml", DEPLOY)]);
+    let ci = root.join(".github/workflows/ci.yml");
+    let out = gha().arg("check").arg(&ci).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let shown = ci.display().to_string();
+    for (message, at) in [
+        (
+            "Input env is required, but not provided while calling.",
+            "6:11",
+        ),
+        (
+            "Secret token is required, but not provided while calling.",
+            "6:11",
+        ),
+        ("Unexpected value 'maybe'", "8:12"),
+        (
+            "Invalid input, colour is not defined in the referenced workflow.",
+            "9:15",
+        ),
+        (
+            "Error calling workflow './.github/workflows/deploy.yml'. The nested job 'deploy' is requesting 'contents: write', but is only allowed 'contents: read'.",
+            "5:3",
+        ),
+    ] {
+        assert!(text.contains(message), "{message}: {text}");
+        assert!(
+            text.contains(&format!("  --> {shown}:{at}\n")),
+            "{at}: {text}"
+        );
+    }
+    assert!(text.contains("8 |       dry: maybe\n"), "{text}");
+
+    // Fixed, the same files pass.
+    let good = "on: push\npermissions:\n  contents: write\njobs:\n  ship:\n    uses: ./.github/workflows/deploy.yml\n    with:\n      env: prod\n      dry: true\n    secrets:\n      token: ${{ secrets.T }}\n";
+    std::fs::write(&ci, good).unwrap();
+    let out = gha().arg("check").arg(&ci).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn errors_in_a_called_workflow_point_into_it_once() {
+    // A nested call: deploy.yml calls inner.yml with an input inner.yml does not define.
+    let caller = "on: push\njobs:\n  a:\n    uses: ./.github/workflows/deploy.yml\n  b:\n    uses: ./.github/workflows/deploy.yml\n";
+    let deploy = "on: workflow_call\njobs:\n  inner:\n    uses: ./.github/workflows/inner.yml\n    with:\n      nope: 1\n";
+    let inner = "on: workflow_call\njobs:\n  x:\n    runs-on: x\n    steps: [{run: echo}]\n";
+    let root = temp_repo(
+        "nested",
+        &[
+            ("ci.yml", caller),
+            ("deploy.yml", deploy),
+            ("inner.yml", inner),
+        ],
+    );
+    let ci = root.join(".github/workflows/ci.yml");
+    let out = gha()
+        .args(["check", "--format", "json"])
+        .arg(&ci)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = v.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{v:#}");
+    let d = &items[0];
+    assert_eq!(
+        d["file"],
+        root.join(".github/workflows/deploy.yml")
+            .display()
+            .to_string()
+    );
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(6), Some(13))
+    );
+    assert_eq!(
+        d["message"],
+        "Invalid input, nope is not defined in the referenced workflow."
+    );
+    assert_eq!(d["code"], "reusable-workflow");
+    std::fs::remove_dir_all(&root).unwrap();
+}
