@@ -3,17 +3,77 @@
 //! lost agents. The JobEnv contract over it (exit codes, streams, files, cancellation...) is
 //! checked by the conformance suite in `tests/conformance.rs`.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gha_backend_ecs::agent::protocol::{
-    AgentJob, AgentMessage, ControllerMessage, MAX_HASH_PATTERNS, PROTOCOL_VERSION,
+    AgentJob, AgentMessage, ControllerMessage, DATA_FRAME, DATA_LAST, MAX_FRAME_BYTES,
+    MAX_HASH_PATTERNS, PROTOCOL_VERSION, WORKSPACE_ID,
 };
 use gha_backend_ecs::agent::{
     AgentError, AgentListener, AgentOptions, AgentUrl, RemoteJobEnv, RemoteOptions, TlsIdentity,
     run_agent,
 };
 use gha_exec::{BackendError, CancellationToken, Exec, JobEnv, OutputStream, VecLogSink};
+
+/// Tracks the largest single allocation made on the current thread since [`largest_reset`]
+/// (tests here run on a current-thread runtime, so the agent and controller tasks they spawn
+/// allocate on the test's thread).
+struct Tracking;
+
+thread_local! {
+    static LARGEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn note_size(n: usize) {
+    let _ = LARGEST.try_with(|l| {
+        if n > l.get() {
+            l.set(n)
+        }
+    });
+}
+
+fn largest_reset() {
+    LARGEST.with(|l| l.set(0));
+}
+
+fn largest() -> usize {
+    LARGEST.with(|l| l.get())
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged.
+unsafe impl std::alloc::GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note_size(layout.size());
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note_size(layout.size());
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        note_size(new);
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+/// A data frame as the protocol lays it out: 0x00, the request id (big-endian), the flags, the
+/// bytes.
+fn data_frame(id: u64, last: bool, data: &[u8]) -> bytes::Bytes {
+    let mut frame = vec![DATA_FRAME];
+    frame.extend(id.to_be_bytes());
+    frame.push(if last { DATA_LAST } else { 0 });
+    frame.extend(data);
+    frame.into()
+}
 
 struct Agent {
     handle: tokio::task::JoinHandle<Result<(), AgentError>>,
@@ -259,12 +319,16 @@ async fn the_agent_bounds_the_pattern_lists_it_accepts() {
     let archive = gha_backend_ecs::agent::workspace_archive(repo.path().to_path_buf())
         .await
         .unwrap();
-    let data = hex::encode(archive);
-    send(
-        &mut framed,
-        &ControllerMessage::WorkspaceChunk { data, last: true },
-    )
-    .await;
+    // The archive in two data frames, laid out by hand.
+    let half = archive.len() / 2;
+    framed
+        .send(data_frame(WORKSPACE_ID, false, &archive[..half]))
+        .await
+        .unwrap();
+    framed
+        .send(data_frame(WORKSPACE_ID, true, &archive[half..]))
+        .await
+        .unwrap();
     assert!(matches!(
         recv(&mut framed).await,
         AgentMessage::Ready { .. }
@@ -439,10 +503,10 @@ async fn silent_agent(url: AgentUrl, token: String) -> tokio::task::JoinHandle<(
             .send(bytes::Bytes::from(serde_json::to_vec(&hello).unwrap()))
             .await
             .unwrap();
+        // Until the last data frame of the workspace archive.
         loop {
             let frame = framed.next().await.unwrap().unwrap();
-            let m: ControllerMessage = serde_json::from_slice(&frame).unwrap();
-            if let ControllerMessage::WorkspaceChunk { last: true, .. } = m {
+            if frame[0] == DATA_FRAME && frame[9] & DATA_LAST != 0 {
                 break;
             }
         }
@@ -521,4 +585,291 @@ async fn an_agent_that_dies_mid_step_fails_the_step_at_once() {
             .starts_with("the agent in the test task disconnected:"),
         "{err}"
     );
+}
+
+/// Transfer timings through a real `gha agent` process (`target/debug/gha`, or `GHA_BIN`):
+/// job start with a repository of 1,000 files / 20 MB, `write_file` of 1 MiB and 16 MiB,
+/// `read_file` of 16 MiB (best of 3 each). Run by hand (`cargo build -p gha-cli` first):
+/// `cargo test -p gha-backend-ecs --test agent_protocol -- --ignored --nocapture transfer_timings`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by hand with --ignored --nocapture"]
+async fn transfer_timings() {
+    fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+        // xorshift: incompressible enough, and the same on every run.
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+    let repo = tempfile::tempdir().unwrap();
+    for i in 0..1000u64 {
+        let dir = repo.path().join(format!("d{}", i % 20));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("f{i}.bin")), pseudo_random(20_000, i)).unwrap();
+    }
+    let mut start_times = Vec::new();
+    let mut write_1 = Vec::new();
+    let mut write_16 = Vec::new();
+    let mut read_16 = Vec::new();
+    let small = pseudo_random(1 << 20, 7);
+    let big = pseudo_random(16 << 20, 8);
+    for _ in 0..3 {
+        let listener = AgentListener::bind("127.0.0.1:0".parse().unwrap(), None)
+            .await
+            .unwrap();
+        let mut pending = listener.expect().unwrap();
+        let env = [
+            (
+                gha_backend_ecs::agent::ENV_URL.to_string(),
+                format!("tcp://{}", listener.local_addr()),
+            ),
+            (
+                gha_backend_ecs::agent::ENV_TOKEN.to_string(),
+                pending.token().to_string(),
+            ),
+        ];
+        let agent = common::start_agent(common::AgentHost::Process, &env, None).await;
+        let connection = tokio::time::timeout(Duration::from_secs(20), pending.connected())
+            .await
+            .expect("the agent connects")
+            .unwrap();
+        let t = Instant::now();
+        let env = RemoteJobEnv::start(connection, job(), repo.path(), remote_options())
+            .await
+            .unwrap();
+        start_times.push(t.elapsed());
+        let ws = env.paths().workspace.clone();
+        let copied = env.read_file(&format!("{ws}/d7/f987.bin")).await.unwrap();
+        assert_eq!(copied, pseudo_random(20_000, 987));
+
+        let path = format!("{}/small.bin", env.paths().temp);
+        let t = Instant::now();
+        env.write_file(&path, &small).await.unwrap();
+        write_1.push(t.elapsed());
+        let path = format!("{}/big.bin", env.paths().temp);
+        let t = Instant::now();
+        env.write_file(&path, &big).await.unwrap();
+        write_16.push(t.elapsed());
+        let t = Instant::now();
+        let back = env.read_file(&path).await.unwrap();
+        read_16.push(t.elapsed());
+        assert!(back == big, "the 16 MiB file came back changed");
+        env.stop().await.unwrap();
+        let (code, stderr) = agent.finish(Duration::from_secs(10)).await;
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    let best = |v: &[Duration]| v.iter().min().unwrap().as_secs_f64() * 1000.0;
+    println!(
+        "job start (1,000 files, 20 MB): {:.0} ms\nwrite_file 1 MiB: {:.1} ms\n\
+         write_file 16 MiB: {:.0} ms\nread_file 16 MiB: {:.0} ms",
+        best(&start_times),
+        best(&write_1),
+        best(&write_16),
+        best(&read_16)
+    );
+}
+
+/// The length prefix of a frame of `u32::MAX` bytes, and a little of its promised body.
+fn huge_frame_start() -> Vec<u8> {
+    let mut raw = u32::MAX.to_be_bytes().to_vec();
+    raw.extend([b'{'; 64]);
+    raw
+}
+
+const HUGE_FRAME_ERROR: &str = "reading from the connection: the peer sent a frame of \
+                                4294967295 bytes, over the 8388608-byte limit";
+
+/// A controller that announces a 4 GiB frame ends the agent's connection with a clear error,
+/// and the agent allocates nothing near that size.
+#[tokio::test]
+async fn an_oversized_frame_from_the_controller_ends_the_agent() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::io::AsyncWriteExt;
+    use tokio_util::codec::{Framed, LengthDelimitedCodec};
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url: AgentUrl = format!("tcp://{}", tcp.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let agent = start_agent(url, "t0ken", None).await;
+    let (socket, _) = tokio::time::timeout(Duration::from_secs(10), tcp.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut framed = Framed::new(socket, LengthDelimitedCodec::new());
+    let hello = framed.next().await.unwrap().unwrap();
+    assert!(matches!(
+        serde_json::from_slice(&hello).unwrap(),
+        AgentMessage::Hello {
+            version: PROTOCOL_VERSION,
+            ..
+        }
+    ));
+    framed
+        .send(bytes::Bytes::from(
+            serde_json::to_vec(&ControllerMessage::Welcome).unwrap(),
+        ))
+        .await
+        .unwrap();
+    let mut socket = framed.into_inner();
+    largest_reset();
+    socket.write_all(&huge_frame_start()).await.unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), agent.handle)
+        .await
+        .expect("the agent ends")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("lost the controller: {HUGE_FRAME_ERROR}; killed every step")
+    );
+    assert!(
+        largest() < MAX_FRAME_BYTES,
+        "the agent allocated {} bytes at once",
+        largest()
+    );
+}
+
+/// An agent that announces a 4 GiB frame (mid-job, or instead of its greeting) ends the
+/// controller's connection with a clear error, and the controller allocates nothing near that
+/// size.
+#[tokio::test]
+async fn an_oversized_frame_from_the_agent_ends_the_job() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::io::AsyncWriteExt;
+    use tokio_util::codec::{Framed, LengthDelimitedCodec};
+    let listener = AgentListener::bind("127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let mut pending = listener.expect().unwrap();
+    let addr = listener.local_addr();
+    let token = pending.token().to_string();
+    let fake = tokio::spawn(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut framed = Framed::new(tcp, LengthDelimitedCodec::new());
+        let hello = AgentMessage::Hello {
+            token,
+            version: PROTOCOL_VERSION,
+        };
+        framed
+            .send(bytes::Bytes::from(serde_json::to_vec(&hello).unwrap()))
+            .await
+            .unwrap();
+        loop {
+            let frame = framed.next().await.unwrap().unwrap();
+            if frame[0] == DATA_FRAME && frame[9] & DATA_LAST != 0 {
+                break;
+            }
+        }
+        let ready = AgentMessage::Ready {
+            paths: gha_exec::JobPaths::under("/tmp/x/_temp", "/tmp/x/ws"),
+            runner: gha_exec::RunnerInfo::host(),
+        };
+        framed
+            .send(bytes::Bytes::from(serde_json::to_vec(&ready).unwrap()))
+            .await
+            .unwrap();
+        // Wait for the Exec, then answer with the start of a 4 GiB frame.
+        loop {
+            let frame = framed.next().await.unwrap().unwrap();
+            if let Ok(ControllerMessage::Exec { .. }) = serde_json::from_slice(&frame) {
+                break;
+            }
+        }
+        let mut socket = framed.into_inner();
+        socket.write_all(&huge_frame_start()).await.unwrap();
+        // Keep the socket open: the controller must end the connection itself.
+        let mut rest = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut socket, &mut rest).await;
+    });
+    let connection = pending.connected().await.unwrap();
+    let repo = repo();
+    let env = RemoteJobEnv::start(connection, job(), repo.path(), remote_options())
+        .await
+        .unwrap();
+    largest_reset();
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        env.exec(
+            &Exec::new(["true"]),
+            &VecLogSink::default(),
+            CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("the step ends at once")
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("the agent in the test task disconnected: {HUGE_FRAME_ERROR}")
+    );
+    assert!(
+        largest() < MAX_FRAME_BYTES,
+        "the controller allocated {} bytes at once",
+        largest()
+    );
+    drop(env);
+    tokio::time::timeout(Duration::from_secs(10), fake)
+        .await
+        .expect("the controller closed the connection")
+        .unwrap();
+
+    // The same as the first frame of a connection: refused, and the reason is kept.
+    let _pending = listener.expect().unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    largest_reset();
+    tcp.write_all(&huge_frame_start()).await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut rest),
+    )
+    .await
+    .expect("the listener closes the connection")
+    .unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+    let refused = listener.refused();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].ends_with(&format!("no greeting: {HUGE_FRAME_ERROR}")),
+        "{refused:?}"
+    );
+    assert!(largest() < MAX_FRAME_BYTES, "{}", largest());
+}
+
+/// Files written and read at the same time: each request's data frames stay with it.
+#[tokio::test]
+async fn concurrent_transfers_keep_their_data_apart() {
+    let (_l, env, agent, _repo) = connected(None).await;
+    let temp = env.paths().temp.clone();
+    let contents: Vec<Vec<u8>> = (0..4u8)
+        .map(|i| {
+            (0..(3 << 20) + i as usize * 1000)
+                .map(|j| (j % 253) as u8 ^ i)
+                .collect()
+        })
+        .collect();
+    let writes = contents.iter().enumerate().map(|(i, c)| {
+        let env = &env;
+        let path = format!("{temp}/f{i}");
+        async move { env.write_file(&path, c).await }
+    });
+    for r in futures_util::future::join_all(writes).await {
+        r.unwrap();
+    }
+    let reads = (0..4).map(|i| {
+        let env = &env;
+        let path = format!("{temp}/f{i}");
+        async move { env.read_file(&path).await.unwrap() }
+    });
+    let back = futures_util::future::join_all(reads).await;
+    for (i, (b, c)) in back.iter().zip(&contents).enumerate() {
+        assert!(b == c, "file {i} came back changed ({} bytes)", b.len());
+    }
+    env.stop().await.unwrap();
+    agent.handle.await.unwrap().unwrap();
 }

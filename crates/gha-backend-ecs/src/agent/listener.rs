@@ -190,6 +190,10 @@ async fn handshake(
     let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.recv::<AgentMessage>()).await;
     let (token, version) = match hello {
         Ok(Ok(Some(AgentMessage::Hello { token, version }))) => (token, version),
+        Ok(Err(e)) => {
+            note(refused, format!("{peer}: no greeting: {e}"));
+            return;
+        }
         _ => {
             note(refused, format!("{peer}: no greeting"));
             return;

@@ -1,9 +1,20 @@
 //! The messages `gha agent` and its controller exchange.
 //!
-//! Every message is one JSON document in one length-delimited frame (a 4-byte big-endian
-//! length, then the bytes). A frame longer than [`MAX_FRAME_BYTES`] ends the connection, so a
-//! peer can never make the other allocate without bound. File contents travel in chunks of at
-//! most [`FILE_CHUNK_BYTES`], hex-encoded.
+//! Every message travels in one length-delimited frame (a 4-byte big-endian length, then the
+//! bytes). A frame longer than [`MAX_FRAME_BYTES`] ends the connection before anything is
+//! allocated for it, so a peer can never make the other allocate without bound. There are two
+//! kinds of frame, told apart by their first byte:
+//!
+//! - a **message**: one JSON document ([`ControllerMessage`], [`AgentMessage`]), which always
+//!   starts with `{`;
+//! - a **data frame**: raw bytes of a file or of the workspace archive, bound to a request:
+//!   [`DATA_FRAME`] (`0x00`), the request id (8 bytes, big-endian), a flags byte
+//!   ([`DATA_LAST`]: the last piece), then at most [`FILE_CHUNK_BYTES`] of data, as they are.
+//!   In Rust it is the `Data` variant of either message enum ([`DataChunk`]).
+//!
+//! Bulk bytes thus cost no encoding at all; data frames follow their request without waiting
+//! for an acknowledgement. The greeting is a plain JSON message in every version, so an agent
+//! speaking another version is told so in words.
 //!
 //! The conversation:
 //!
@@ -11,30 +22,103 @@
 //! agent                                   controller
 //!   Hello{token, version}        ─────▶
 //!                                ◀─────   Welcome | Rejected{reason}
-//!                                ◀─────   Start{job}, WorkspaceChunk…
+//!                                ◀─────   Start{job}, data[WORKSPACE_ID]… (a tar archive)
 //!   Ready{paths, runner}         ─────▶
-//!                                ◀─────   Exec{id} / Cancel{id} / WriteFile{id} / ReadFile{id}
-//!                                ◀─────   HashFiles{id}
+//!                                ◀─────   Exec{id} / Cancel{id} / ReadFile{id}
+//!                                ◀─────   WriteFile{id}, data[id]… / HashFiles{id}
 //!   Output{id}… Exited{id}       ─────▶
-//!   Done{id} / FileChunk{id}… / Hashed{id} / Failed{id}  ─────▶
+//!   Done{id} / data[id]… / Hashed{id} / Failed{id}  ─────▶
 //!   Heartbeat                    ◀────▶   Heartbeat
 //!                                ◀─────   Stop
 //!   Stopped                      ─────▶
 //! ```
 
+use bytes::Bytes;
 use gha_exec::{BackendError, Exec, ExitStatus, JobPaths, OutputStream, RunnerInfo};
 use serde::{Deserialize, Serialize};
 
-/// The protocol version both sides must speak (2: `HashFiles` / `Hashed`).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// The protocol version both sides must speak (2: `HashFiles` / `Hashed`; 3: file contents
+/// and the workspace archive in binary data frames instead of hex inside JSON).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest frame either side accepts (8 MiB). An output line is at most
 /// [`gha_exec::MAX_LINE_BYTES`] (1 MiB), and JSON escaping at most sextuples it (a line of
 /// control characters), so every line fits in one frame.
 pub const MAX_FRAME_BYTES: usize = 8 << 20;
 
-/// The largest piece of a file carried by one message (before hex encoding).
-pub const FILE_CHUNK_BYTES: usize = 512 << 10;
+/// The largest piece of a file carried by one data frame.
+pub const FILE_CHUNK_BYTES: usize = 1 << 20;
+
+/// The first byte of a data frame (a JSON message never starts with it).
+pub const DATA_FRAME: u8 = 0;
+
+/// The bytes of a data frame before its data: [`DATA_FRAME`], the request id, the flags.
+pub const DATA_HEADER_BYTES: usize = 10;
+
+/// The flag of a data frame carrying the last piece of its request's data.
+pub const DATA_LAST: u8 = 1;
+
+/// The request id of the workspace archive that follows [`ControllerMessage::Start`]
+/// (requests count from 1).
+pub const WORKSPACE_ID: u64 = 0;
+
+/// A piece of a file (or of the workspace archive) in a data frame.
+///
+/// ```
+/// use gha_backend_ecs::agent::protocol::{DataChunk, FILE_CHUNK_BYTES};
+/// let pieces = DataChunk::split(4, bytes::Bytes::from(vec![7u8; FILE_CHUNK_BYTES + 1]));
+/// assert_eq!(pieces.len(), 2);
+/// assert!(!pieces[0].last && pieces[1].last);
+/// assert_eq!(pieces[1].data.len(), 1);
+/// // Nothing to send is still one (empty, last) piece: the receiver learns the end.
+/// assert_eq!(DataChunk::split(4, bytes::Bytes::new()).len(), 1);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct DataChunk {
+    /// The request the bytes belong to.
+    pub id: u64,
+    /// Whether this is the last piece.
+    pub last: bool,
+    /// The bytes (at most [`FILE_CHUNK_BYTES`]).
+    pub data: Bytes,
+}
+
+/// Shows the size, not the bytes (error messages name an unexpected chunk).
+impl std::fmt::Debug for DataChunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataChunk")
+            .field("id", &self.id)
+            .field("last", &self.last)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
+}
+
+impl DataChunk {
+    /// Cuts `data` into pieces of at most [`FILE_CHUNK_BYTES`] for request `id` (without
+    /// copying); there is always at least one piece, and only the final one is `last`.
+    pub fn split(id: u64, data: Bytes) -> Vec<DataChunk> {
+        if data.is_empty() {
+            return vec![DataChunk {
+                id,
+                last: true,
+                data,
+            }];
+        }
+        let count = data.len().div_ceil(FILE_CHUNK_BYTES);
+        (0..count)
+            .map(|i| {
+                let start = i * FILE_CHUNK_BYTES;
+                let end = (start + FILE_CHUNK_BYTES).min(data.len());
+                DataChunk {
+                    id,
+                    last: i + 1 == count,
+                    data: data.slice(start..end),
+                }
+            })
+            .collect()
+    }
+}
 
 /// The most patterns one [`ControllerMessage::HashFiles`] may carry.
 pub const MAX_HASH_PATTERNS: usize = 1024;
@@ -67,7 +151,7 @@ pub fn check_hash_patterns(patterns: &[String]) -> Result<(), BackendError> {
 }
 
 /// What a job needs to be set up inside the task (a subset of [`gha_exec::JobSpec`]: the
-/// workspace itself follows as [`ControllerMessage::WorkspaceChunk`]s).
+/// workspace itself follows as data frames of request [`WORKSPACE_ID`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentJob {
     /// The job's id.
@@ -103,13 +187,6 @@ pub enum ControllerMessage {
         /// The job.
         job: AgentJob,
     },
-    /// A piece of a tar archive of the workspace; the last piece has `last: true`.
-    WorkspaceChunk {
-        /// Hex-encoded bytes.
-        data: String,
-        /// Whether this is the last piece.
-        last: bool,
-    },
     /// Run a process.
     Exec {
         /// The request's id (unique in the connection).
@@ -122,20 +199,16 @@ pub enum ControllerMessage {
         /// The `Exec` request's id.
         id: u64,
     },
-    /// A piece of a file to write. The first piece (`offset: 0`) creates or truncates it.
+    /// Write a file (created or truncated): its contents follow as data frames of request
+    /// `id`; after the last one the agent answers `Done` or `Failed`.
     WriteFile {
-        /// The request's id (the same for every piece of one file).
+        /// The request's id.
         id: u64,
         /// The path inside the task.
         path: String,
-        /// Hex-encoded bytes.
-        data: String,
-        /// Whether this is the first piece.
-        first: bool,
-        /// Whether this is the last piece (the agent answers `Done` or `Failed` then).
-        last: bool,
     },
-    /// Read a whole file.
+    /// Read a whole file: the agent answers with data frames of request `id` (at least one,
+    /// the last flagged) or `Failed`.
     ReadFile {
         /// The request's id.
         id: u64,
@@ -156,6 +229,9 @@ pub enum ControllerMessage {
     Heartbeat,
     /// Stop every process, remove the job's directories, then answer `Stopped` and exit.
     Stop,
+    /// A data frame (never JSON): the workspace archive or a file being written.
+    #[serde(skip)]
+    Data(DataChunk),
 }
 
 /// A message from the agent to the controller.
@@ -205,15 +281,6 @@ pub enum AgentMessage {
         /// How it ended.
         status: ExitStatus,
     },
-    /// A piece of a file being read; the last piece has `last: true`.
-    FileChunk {
-        /// The `ReadFile` request's id.
-        id: u64,
-        /// Hex-encoded bytes.
-        data: String,
-        /// Whether this is the last piece.
-        last: bool,
-    },
     /// A `WriteFile` finished.
     Done {
         /// The request's id.
@@ -243,6 +310,41 @@ pub enum AgentMessage {
         /// Why.
         reason: String,
     },
+    /// A data frame (never JSON): a piece of a file being read.
+    #[serde(skip)]
+    Data(DataChunk),
+}
+
+/// A message that may travel as a data frame (both message enums).
+pub trait WireMessage: Serialize + serde::de::DeserializeOwned {
+    /// The data chunk, when this message is one.
+    fn as_data(&self) -> Option<&DataChunk>;
+    /// The message a received data frame is.
+    fn from_data(chunk: DataChunk) -> Self;
+}
+
+impl WireMessage for ControllerMessage {
+    fn as_data(&self) -> Option<&DataChunk> {
+        match self {
+            ControllerMessage::Data(c) => Some(c),
+            _ => None,
+        }
+    }
+    fn from_data(chunk: DataChunk) -> Self {
+        ControllerMessage::Data(chunk)
+    }
+}
+
+impl WireMessage for AgentMessage {
+    fn as_data(&self) -> Option<&DataChunk> {
+        match self {
+            AgentMessage::Data(c) => Some(c),
+            _ => None,
+        }
+    }
+    fn from_data(chunk: DataChunk) -> Self {
+        AgentMessage::Data(chunk)
+    }
 }
 
 /// A [`BackendError`] as it crosses the connection.

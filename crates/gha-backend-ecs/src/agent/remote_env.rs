@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::listener::AgentConnection;
 use super::protocol::{
-    AgentJob, AgentMessage, ControllerMessage, FILE_CHUNK_BYTES, check_hash_patterns,
+    AgentJob, AgentMessage, ControllerMessage, DataChunk, WORKSPACE_ID, check_hash_patterns,
 };
 
 /// Timing of a [`RemoteJobEnv`].
@@ -131,16 +131,12 @@ impl RemoteJobEnv {
             .await
             .map_err(lost)?;
         let archive = workspace_archive(source_dir.to_path_buf()).await?;
-        let mut chunks = archive.chunks(FILE_CHUNK_BYTES).peekable();
-        if chunks.peek().is_none() {
+        if archive.is_empty() {
             return Err(BackendError::Other("the workspace archive is empty".into()));
         }
-        while let Some(chunk) = chunks.next() {
+        for chunk in DataChunk::split(WORKSPACE_ID, archive.into()) {
             writer
-                .send(&ControllerMessage::WorkspaceChunk {
-                    data: hex::encode(chunk),
-                    last: chunks.peek().is_none(),
-                })
+                .send(&ControllerMessage::Data(chunk))
                 .await
                 .map_err(lost)?;
         }
@@ -232,7 +228,7 @@ impl RemoteJobEnv {
                         }
                         AgentMessage::Output { id, .. }
                         | AgentMessage::Exited { id, .. }
-                        | AgentMessage::FileChunk { id, .. }
+                        | AgentMessage::Data(DataChunk { id, .. })
                         | AgentMessage::Done { id }
                         | AgentMessage::Hashed { id, .. }
                         | AgentMessage::Failed { id, .. } => *id,
@@ -367,22 +363,13 @@ impl JobEnv for RemoteJobEnv {
     async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), BackendError> {
         let (id, mut rx) = self.open()?;
         let result = async {
-            let mut chunks = contents.chunks(FILE_CHUNK_BYTES).peekable();
-            let mut first = true;
-            loop {
-                let chunk = chunks.next().unwrap_or_default();
-                let last = chunks.peek().is_none();
-                self.send(ControllerMessage::WriteFile {
-                    id,
-                    path: path.to_string(),
-                    data: hex::encode(chunk),
-                    first,
-                    last,
-                })?;
-                first = false;
-                if last {
-                    break;
-                }
+            // The pieces follow the request at once (no acknowledgement per piece).
+            self.send(ControllerMessage::WriteFile {
+                id,
+                path: path.to_string(),
+            })?;
+            for chunk in DataChunk::split(id, bytes::Bytes::copy_from_slice(contents)) {
+                self.send(ControllerMessage::Data(chunk))?;
             }
             match self.next(&mut rx).await? {
                 AgentMessage::Done { .. } => Ok(()),
@@ -408,11 +395,9 @@ impl JobEnv for RemoteJobEnv {
             let mut bytes = Vec::new();
             loop {
                 match self.next(&mut rx).await? {
-                    AgentMessage::FileChunk { data, last, .. } => {
-                        bytes.extend(hex::decode(&data).map_err(|e| {
-                            BackendError::Other(format!("protocol error: bad hex data: {e}"))
-                        })?);
-                        if last {
+                    AgentMessage::Data(chunk) => {
+                        bytes.extend_from_slice(&chunk.data);
+                        if chunk.last {
                             return Ok(bytes);
                         }
                     }

@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{
-    AgentJob, AgentMessage, ControllerMessage, FILE_CHUNK_BYTES, PROTOCOL_VERSION, WireError,
-    check_hash_patterns,
+    AgentJob, AgentMessage, ControllerMessage, DataChunk, PROTOCOL_VERSION, WORKSPACE_ID,
+    WireError, check_hash_patterns,
 };
 use super::transport::{AgentUrl, dial, framed};
 
@@ -224,7 +224,8 @@ struct Session {
     /// The workspace archive being received.
     workspace: Option<(AgentJob, tempfile::NamedTempFile)>,
     running: HashMap<u64, CancellationToken>,
-    writes: HashMap<u64, Vec<u8>>,
+    /// Files being received: the path and the bytes so far.
+    writes: HashMap<u64, (String, Vec<u8>)>,
 }
 
 /// Sends each output line of one exec to the controller.
@@ -294,12 +295,7 @@ impl Session {
                     })?;
                     self.workspace = Some((job, file));
                 }
-                ControllerMessage::WorkspaceChunk { data, last } => {
-                    self.workspace_chunk(&data)?;
-                    if last {
-                        self.start_job().await?;
-                    }
-                }
+                ControllerMessage::Data(chunk) => self.data(chunk).await?,
                 ControllerMessage::Exec { id, exec } => {
                     let env = self.env()?;
                     let token = CancellationToken::new();
@@ -324,33 +320,14 @@ impl Session {
                         token.cancel();
                     }
                 }
-                ControllerMessage::WriteFile {
-                    id,
-                    path,
-                    data,
-                    first,
-                    last,
-                } => {
-                    let env = self.env()?;
-                    let buf = self.writes.entry(id).or_default();
-                    if first {
-                        buf.clear();
+                ControllerMessage::WriteFile { id, path } => {
+                    self.env()?;
+                    if id == WORKSPACE_ID || self.writes.contains_key(&id) {
+                        return Err(AgentError::Other(format!(
+                            "protocol error: a second write with request id {id}"
+                        )));
                     }
-                    buf.extend(decode(&data)?);
-                    if last {
-                        let contents = self.writes.remove(&id).unwrap_or_default();
-                        let tx = self.tx.clone();
-                        tokio::spawn(async move {
-                            let reply = match env.write_file(&path, &contents).await {
-                                Ok(()) => AgentMessage::Done { id },
-                                Err(e) => AgentMessage::Failed {
-                                    id,
-                                    error: WireError::from(&e),
-                                },
-                            };
-                            let _ = tx.send(reply);
-                        });
-                    }
+                    self.writes.insert(id, (path, Vec::new()));
                 }
                 ControllerMessage::HashFiles { id, patterns } => {
                     self.hash_files(id, patterns)?;
@@ -361,20 +338,8 @@ impl Session {
                     tokio::spawn(async move {
                         match env.read_file(&path).await {
                             Ok(bytes) => {
-                                let mut chunks = bytes.chunks(FILE_CHUNK_BYTES).peekable();
-                                if chunks.peek().is_none() {
-                                    let _ = tx.send(AgentMessage::FileChunk {
-                                        id,
-                                        data: String::new(),
-                                        last: true,
-                                    });
-                                }
-                                while let Some(chunk) = chunks.next() {
-                                    let _ = tx.send(AgentMessage::FileChunk {
-                                        id,
-                                        data: hex::encode(chunk),
-                                        last: chunks.peek().is_none(),
-                                    });
+                                for chunk in DataChunk::split(id, bytes.into()) {
+                                    let _ = tx.send(AgentMessage::Data(chunk));
                                 }
                             }
                             Err(e) => {
@@ -419,15 +384,48 @@ impl Session {
         })
     }
 
-    fn workspace_chunk(&mut self, data: &str) -> Result<(), AgentError> {
-        use std::io::Write;
-        let Some((_, file)) = self.workspace.as_mut() else {
-            return Err(AgentError::Other(
-                "protocol error: workspace data outside a Start".into(),
-            ));
+    /// A data frame: a piece of the workspace archive (before the job starts) or of a file
+    /// being written (which is written when its last piece is in).
+    async fn data(&mut self, chunk: DataChunk) -> Result<(), AgentError> {
+        let DataChunk { id, last, data } = chunk;
+        if id == WORKSPACE_ID && self.env.is_none() {
+            use std::io::Write;
+            let Some((_, file)) = self.workspace.as_mut() else {
+                return Err(AgentError::Other(
+                    "protocol error: workspace data outside a Start".into(),
+                ));
+            };
+            file.write_all(&data).map_err(|e| {
+                AgentError::Other(format!("cannot save the workspace archive: {e}"))
+            })?;
+            if last {
+                self.start_job().await?;
+            }
+            return Ok(());
+        }
+        let Some((_, buf)) = self.writes.get_mut(&id) else {
+            return Err(AgentError::Other(format!(
+                "protocol error: data for request {id}, which is not a file being written"
+            )));
         };
-        file.write_all(&decode(data)?)
-            .map_err(|e| AgentError::Other(format!("cannot save the workspace archive: {e}")))
+        buf.extend_from_slice(&data);
+        if !last {
+            return Ok(());
+        }
+        let (path, contents) = self.writes.remove(&id).unwrap_or_default();
+        let env = self.env()?;
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let reply = match env.write_file(&path, &contents).await {
+                Ok(()) => AgentMessage::Done { id },
+                Err(e) => AgentMessage::Failed {
+                    id,
+                    error: WireError::from(&e),
+                },
+            };
+            let _ = tx.send(reply);
+        });
+        Ok(())
     }
 
     async fn start_job(&mut self) -> Result<(), AgentError> {
@@ -463,10 +461,6 @@ fn signal(
 ) -> Result<tokio::signal::unix::Signal, AgentError> {
     tokio::signal::unix::signal(kind)
         .map_err(|e| AgentError::Other(format!("cannot handle signals: {e}")))
-}
-
-fn decode(data: &str) -> Result<Vec<u8>, AgentError> {
-    hex::decode(data).map_err(|e| AgentError::Other(format!("protocol error: bad hex data: {e}")))
 }
 
 /// Makes the job's directories with the host backend and unpacks the workspace into them.

@@ -1,17 +1,19 @@
-//! The connection under the protocol: the agent URL, TCP or TLS, length-delimited frames of
-//! JSON, and the one-time token.
+//! The connection under the protocol: the agent URL, TCP or TLS, length-delimited frames
+//! (JSON messages and binary data frames), and the one-time token.
 
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::{Buf, BufMut, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
-use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 
-use super::protocol::MAX_FRAME_BYTES;
+use super::protocol::{
+    DATA_FRAME, DATA_HEADER_BYTES, DATA_LAST, DataChunk, FILE_CHUNK_BYTES, MAX_FRAME_BYTES,
+    WireMessage,
+};
 
 /// Where an agent dials: `tcp://HOST:PORT` or `tls://HOST:PORT`.
 ///
@@ -110,21 +112,118 @@ pub fn token_matches(presented: &str, expected: &str) -> bool {
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
-/// The codec of every connection: 4-byte length, at most [`MAX_FRAME_BYTES`].
-fn codec() -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder()
-        .max_frame_length(MAX_FRAME_BYTES)
-        .new_codec()
+/// The codec of every connection: a 4-byte big-endian length, then at most
+/// [`MAX_FRAME_BYTES`] bytes. A length over the bound is an error before any buffer grows for
+/// it; an accepted frame is handed on without copying.
+#[derive(Clone, Copy, Debug, Default)]
+struct FrameCodec;
+
+/// What [`FrameCodec`] writes: a JSON document, or a data frame's header and data.
+enum Outgoing<'a> {
+    Json(&'a [u8]),
+    Data(&'a DataChunk),
+}
+
+impl Outgoing<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Outgoing::Json(j) => j.len(),
+            Outgoing::Data(c) => DATA_HEADER_BYTES + c.data.len(),
+        }
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = BytesMut;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, std::io::Error> {
+        let Some(head) = src.get(..4) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        if len > MAX_FRAME_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the peer sent a frame of {len} bytes, over the {MAX_FRAME_BYTES}-byte limit"
+                ),
+            ));
+        }
+        if src.len() < 4 + len {
+            src.reserve(4 + len - src.len());
+            return Ok(None);
+        }
+        src.advance(4);
+        Ok(Some(src.split_to(len)))
+    }
+}
+
+impl Encoder<Outgoing<'_>> for FrameCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: Outgoing<'_>, dst: &mut BytesMut) -> Result<(), std::io::Error> {
+        let len = item.len();
+        if len > MAX_FRAME_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("a message of {len} bytes is over the {MAX_FRAME_BYTES}-byte frame limit"),
+            ));
+        }
+        dst.reserve(4 + len);
+        dst.put_u32(len as u32);
+        match item {
+            Outgoing::Json(j) => dst.put_slice(j),
+            Outgoing::Data(c) => {
+                dst.put_u8(DATA_FRAME);
+                dst.put_u64(c.id);
+                dst.put_u8(if c.last { DATA_LAST } else { 0 });
+                dst.put_slice(&c.data);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads one received frame as a message of type `T`.
+fn parse<T: WireMessage>(mut frame: BytesMut) -> Result<T, String> {
+    if frame.first() != Some(&DATA_FRAME) {
+        return serde_json::from_slice(&frame).map_err(|e| format!("malformed message: {e}"));
+    }
+    if frame.len() < DATA_HEADER_BYTES {
+        return Err(format!(
+            "malformed data frame: {} bytes, shorter than its {DATA_HEADER_BYTES}-byte header",
+            frame.len()
+        ));
+    }
+    let mut header = frame.split_to(DATA_HEADER_BYTES);
+    header.advance(1);
+    let id = header.get_u64();
+    let flags = header.get_u8();
+    if flags & !DATA_LAST != 0 {
+        return Err(format!("malformed data frame: unknown flags {flags:#04x}"));
+    }
+    if frame.len() > FILE_CHUNK_BYTES {
+        return Err(format!(
+            "malformed data frame: {} bytes of data, over the {FILE_CHUNK_BYTES}-byte piece size",
+            frame.len()
+        ));
+    }
+    Ok(T::from_data(DataChunk {
+        id,
+        last: flags & DATA_LAST != 0,
+        data: frame.freeze(),
+    }))
 }
 
 /// The receiving half of a connection.
 pub struct FrameReader {
-    inner: FramedRead<ReadHalf<Box<dyn Stream>>, LengthDelimitedCodec>,
+    inner: FramedRead<ReadHalf<Box<dyn Stream>>, FrameCodec>,
 }
 
 /// The sending half of a connection.
 pub struct FrameWriter {
-    inner: FramedWrite<WriteHalf<Box<dyn Stream>>, LengthDelimitedCodec>,
+    inner: FramedWrite<WriteHalf<Box<dyn Stream>>, FrameCodec>,
 }
 
 /// Splits a stream into framed halves.
@@ -132,46 +231,50 @@ pub fn framed(stream: Box<dyn Stream>) -> (FrameReader, FrameWriter) {
     let (r, w) = tokio::io::split(stream);
     (
         FrameReader {
-            inner: FramedRead::new(r, codec()),
+            inner: FramedRead::new(r, FrameCodec),
         },
         FrameWriter {
-            inner: FramedWrite::new(w, codec()),
+            inner: FramedWrite::new(w, FrameCodec),
         },
     )
 }
 
 impl FrameReader {
-    /// The next message; `Ok(None)` at a clean end of the connection.
-    pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, String> {
+    /// The next message (JSON, or a data frame as `T`'s `Data`); `Ok(None)` at a clean end of
+    /// the connection.
+    pub async fn recv<T: WireMessage>(&mut self) -> Result<Option<T>, String> {
         match self.inner.next().await {
             None => Ok(None),
             Some(Err(e)) => Err(format!("reading from the connection: {e}")),
-            Some(Ok(bytes)) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| format!("malformed message: {e}")),
+            Some(Ok(frame)) => parse(frame).map(Some),
         }
     }
 }
 
 impl FrameWriter {
-    /// Sends one message.
-    pub async fn send<T: Serialize>(&mut self, message: &T) -> Result<(), String> {
-        let bytes = serde_json::to_vec(message).map_err(|e| format!("encoding a message: {e}"))?;
-        if bytes.len() > MAX_FRAME_BYTES {
-            return Err(format!(
-                "a message of {} bytes is over the {MAX_FRAME_BYTES}-byte frame limit",
-                bytes.len()
-            ));
-        }
-        self.inner
-            .send(bytes::Bytes::from(bytes))
-            .await
-            .map_err(|e| format!("writing to the connection: {e}"))
+    /// Sends one message (a data chunk as a data frame, anything else as JSON).
+    pub async fn send<T: WireMessage>(&mut self, message: &T) -> Result<(), String> {
+        let json;
+        let item = match message.as_data() {
+            Some(chunk) => Outgoing::Data(chunk),
+            None => {
+                json =
+                    serde_json::to_vec(message).map_err(|e| format!("encoding a message: {e}"))?;
+                Outgoing::Json(&json)
+            }
+        };
+        self.inner.send(item).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                e.to_string()
+            } else {
+                format!("writing to the connection: {e}")
+            }
+        })
     }
 
     /// Flushes and shuts the sending side down.
     pub async fn close(&mut self) {
-        let _ = SinkExt::<bytes::Bytes>::close(&mut self.inner).await;
+        let _ = SinkExt::<Outgoing<'_>>::close(&mut self.inner).await;
     }
 }
 
@@ -263,6 +366,7 @@ pub async fn dial(url: &AgentUrl, ca_pem: Option<&str>) -> Result<Box<dyn Stream
 
 #[cfg(test)]
 mod tests {
+    use super::super::protocol::{AgentMessage, ControllerMessage};
     use super::*;
 
     #[test]
@@ -291,7 +395,122 @@ mod tests {
         let len = (MAX_FRAME_BYTES as u32 + 1).to_be_bytes();
         raw.write_all(&len).await.unwrap();
         raw.write_all(&[b'x'; 64]).await.unwrap();
-        let err = reader.recv::<serde_json::Value>().await.unwrap_err();
-        assert!(err.contains("frame"), "{err}");
+        let err = reader.recv::<AgentMessage>().await.unwrap_err();
+        assert_eq!(
+            err,
+            "reading from the connection: the peer sent a frame of 8388609 bytes, over the \
+             8388608-byte limit"
+        );
+    }
+
+    fn pair() -> (FrameReader, FrameWriter) {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (reader, _) = framed(Box::new(a));
+        let (_, writer) = framed(Box::new(b));
+        (reader, writer)
+    }
+
+    #[tokio::test]
+    async fn data_frames_carry_raw_bytes_next_to_json_messages() {
+        let (mut reader, mut writer) = pair();
+        let data = bytes::Bytes::from((0..=255u8).cycle().take(3000).collect::<Vec<u8>>());
+        let chunk = DataChunk {
+            id: 0x0102_0304_0506_0708,
+            last: true,
+            data: data.clone(),
+        };
+        let sent = tokio::spawn(async move {
+            writer.send(&AgentMessage::Heartbeat).await.unwrap();
+            writer.send(&AgentMessage::Data(chunk)).await.unwrap();
+            writer
+                .send(&AgentMessage::Data(DataChunk {
+                    id: 9,
+                    last: false,
+                    data: bytes::Bytes::new(),
+                }))
+                .await
+                .unwrap();
+            writer
+        });
+        assert_eq!(
+            reader.recv::<AgentMessage>().await.unwrap(),
+            Some(AgentMessage::Heartbeat)
+        );
+        match reader.recv::<AgentMessage>().await.unwrap() {
+            Some(AgentMessage::Data(c)) => {
+                assert_eq!((c.id, c.last), (0x0102_0304_0506_0708, true));
+                assert_eq!(c.data, data);
+            }
+            other => panic!("{other:?}"),
+        }
+        match reader.recv::<AgentMessage>().await.unwrap() {
+            Some(AgentMessage::Data(c)) => assert_eq!((c.id, c.last, c.data.len()), (9, false, 0)),
+            other => panic!("{other:?}"),
+        }
+        drop(sent.await.unwrap());
+        assert_eq!(reader.recv::<AgentMessage>().await.unwrap(), None);
+    }
+
+    #[test]
+    fn the_data_frame_layout_is_fixed() {
+        let mut out = BytesMut::new();
+        let chunk = DataChunk {
+            id: 258,
+            last: true,
+            data: bytes::Bytes::from_static(b"ab"),
+        };
+        FrameCodec.encode(Outgoing::Data(&chunk), &mut out).unwrap();
+        assert_eq!(
+            &out[..],
+            &[
+                0, 0, 0, 12, DATA_FRAME, 0, 0, 0, 0, 0, 0, 1, 2, DATA_LAST, b'a', b'b'
+            ]
+        );
+        let frame = FrameCodec.decode(&mut out).unwrap().unwrap();
+        assert_eq!(
+            parse::<ControllerMessage>(frame).unwrap(),
+            ControllerMessage::Data(chunk)
+        );
+    }
+
+    #[test]
+    fn malformed_data_frames_are_errors() {
+        let short = BytesMut::from(&[DATA_FRAME, 0, 0][..]);
+        let err = parse::<AgentMessage>(short).unwrap_err();
+        assert!(err.contains("shorter than its 10-byte header"), "{err}");
+        let flags = BytesMut::from(&[DATA_FRAME, 0, 0, 0, 0, 0, 0, 0, 1, 0x80][..]);
+        let err = parse::<AgentMessage>(flags).unwrap_err();
+        assert!(err.contains("unknown flags 0x80"), "{err}");
+        let mut big = BytesMut::from(&[DATA_FRAME, 0, 0, 0, 0, 0, 0, 0, 1, 0][..]);
+        big.resize(DATA_HEADER_BYTES + FILE_CHUNK_BYTES + 1, 7);
+        let err = parse::<AgentMessage>(big).unwrap_err();
+        assert!(err.contains("over the 1048576-byte piece size"), "{err}");
+        let err = parse::<AgentMessage>(BytesMut::from(&b"{]"[..])).unwrap_err();
+        assert!(err.starts_with("malformed message"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_limit_is_not_sent() {
+        let (_reader, mut writer) = pair();
+        let err = writer
+            .send(&AgentMessage::Terminating {
+                reason: "x".repeat(MAX_FRAME_BYTES),
+            })
+            .await
+            .unwrap_err();
+        assert!(err.contains("over the 8388608-byte frame limit"), "{err}");
+    }
+
+    #[test]
+    fn a_partial_frame_waits_for_the_rest_and_reserves_at_most_its_size() {
+        let mut buf = BytesMut::new();
+        buf.put_u32(100);
+        buf.put_slice(b"{\"type\"");
+        assert!(FrameCodec.decode(&mut buf).unwrap().is_none());
+        assert!(
+            buf.capacity() >= 104 && buf.capacity() < 4096,
+            "{}",
+            buf.capacity()
+        );
     }
 }
