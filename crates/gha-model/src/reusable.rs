@@ -139,6 +139,7 @@ pub fn expand(
         load,
         diagnostics: Vec::new(),
         depth_reported: false,
+        expanded: 0,
     };
     let calls = cx.calls_of(caller, caller_file, caller.permissions.as_ref(), 1);
     if let Some(max) = options.max_jobs {
@@ -169,7 +170,13 @@ struct Cx<'a> {
     load: &'a dyn Fn(&str) -> Option<Loaded>,
     diagnostics: Vec<Diagnostic>,
     depth_reported: bool,
+    /// Calls expanded so far, bounded by [`MAX_EXPANDED_CALLS`].
+    expanded: usize,
 }
+
+/// A guard against pathological fan-out (every level calling many workflows): no more calls
+/// than this are expanded in all.
+const MAX_EXPANDED_CALLS: usize = 10_000;
 
 impl Cx<'_> {
     /// The calls made by `wf`'s jobs; `wf_permissions` are the permissions `wf`'s jobs get
@@ -201,6 +208,10 @@ impl Cx<'_> {
                 }
                 continue;
             }
+            if self.expanded >= MAX_EXPANDED_CALLS {
+                break;
+            }
+            self.expanded += 1;
             let Some(loaded) = (self.load)(&call.uses.value) else {
                 continue;
             };
@@ -419,5 +430,186 @@ fn levels(p: &Permissions) -> Vec<(String, PermissionLevel)> {
             v.sort_by_key(|(s, _)| order(s));
             v
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STEPS: &str = "    runs-on: x\n    steps: [{run: y}]\n";
+
+    fn run(caller: &str, files: &[(&str, &str)], options: &Options) -> Expansion {
+        let wf = Workflow::from_yaml(caller).unwrap();
+        let files: Vec<(String, String)> = files
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let load = |uses: &str| {
+            files.iter().find(|(k, _)| k == uses).map(|(k, v)| Loaded {
+                path: format!("{k}.path"),
+                text: v.clone(),
+            })
+        };
+        expand(&wf, "caller.yml", options, &load)
+    }
+
+    fn messages(e: &Expansion) -> Vec<String> {
+        e.diagnostics
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}:{}:{}: {}",
+                    d.file.as_deref().unwrap_or("?"),
+                    d.span.start_pos.line,
+                    d.span.start_pos.column,
+                    d.message
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_callee_without_workflow_call_is_not_reusable() {
+        let callee = format!("on: push\njobs:\n  a:\n{STEPS}");
+        let e = run(
+            "on: push\njobs:\n  c:\n    uses: ./w.yml\n",
+            &[("./w.yml", &callee)],
+            &Options::default(),
+        );
+        assert_eq!(
+            messages(&e),
+            [
+                "caller.yml:4:11: The workflow './w.yml' is not reusable: it has no 'on.workflow_call' trigger."
+            ]
+        );
+        assert!(e.calls.is_empty());
+    }
+
+    #[test]
+    fn a_required_input_with_a_default_need_not_be_given() {
+        let callee = format!(
+            "on:\n  workflow_call:\n    inputs:\n      a: {{required: true, type: string, default: x}}\n      b: {{required: true, type: number}}\njobs:\n  j:\n{STEPS}"
+        );
+        let e = run(
+            "on: push\njobs:\n  c:\n    uses: ./w.yml\n",
+            &[("./w.yml", &callee)],
+            &Options::default(),
+        );
+        assert_eq!(
+            messages(&e),
+            ["caller.yml:4:11: Input b is required, but not provided while calling."]
+        );
+    }
+
+    #[test]
+    fn errors_inside_the_callee_name_the_callee() {
+        let e = run(
+            "on: push\njobs:\n  c:\n    uses: ./w.yml\n",
+            &[(
+                "./w.yml",
+                "on: workflow_call\njobs:\n  j:\n    runs-on: x\n    stesp: []\n",
+            )],
+            &Options::default(),
+        );
+        assert_eq!(e.diagnostics.len(), 1, "{:?}", messages(&e));
+        assert_eq!(e.diagnostics[0].file.as_deref(), Some("./w.yml.path"));
+        assert_eq!(e.diagnostics[0].code, codes::UNKNOWN_KEY);
+        assert_eq!(e.diagnostics[0].span.start_pos.line, 5);
+    }
+
+    #[test]
+    fn unresolved_calls_are_skipped_and_expressions_are_not_typed() {
+        let callee = format!(
+            "on:\n  workflow_call:\n    inputs:\n      n: {{type: number}}\n    secrets:\n      s: {{required: true}}\njobs:\n  j:\n{STEPS}"
+        );
+        let e = run(
+            "on: push\njobs:\n  remote:\n    uses: o/r/.github/workflows/x.yml@v1\n  c:\n    uses: ./w.yml\n    with:\n      n: ${{ github.run_number }}\n    secrets: inherit\n",
+            &[("./w.yml", &callee)],
+            &Options::default(),
+        );
+        assert!(e.diagnostics.is_empty(), "{:?}", messages(&e));
+        assert_eq!(e.calls.len(), 1);
+        assert_eq!(e.calls[0].job_id, "c");
+        assert_eq!(e.calls[0].path, "./w.yml.path");
+    }
+
+    #[test]
+    fn depth_is_reported_once_and_the_job_limit_counts_calling_jobs() {
+        // w.yml calls itself: every level is one deeper.
+        let callee = "on: workflow_call\njobs:\n  again:\n    uses: ./w.yml\n";
+        let options = Options {
+            max_depth: 3,
+            max_jobs: Some(3),
+            ..Options::default()
+        };
+        let e = run(
+            "on: push\njobs:\n  c:\n    uses: ./w.yml\n",
+            &[("./w.yml", callee)],
+            &options,
+        );
+        assert_eq!(
+            messages(&e),
+            [
+                "./w.yml.path:4:11: Nested reusable workflow depth exceeded 3.",
+                "caller.yml:1:1: The workflow may not contain more than 3 jobs",
+            ]
+        );
+        // c → w (again) → w (again) → w (again, not followed): 4 jobs.
+        assert_eq!(e.calls[0].calls[0].calls.len(), 1);
+        assert!(e.calls[0].calls[0].calls[0].calls.is_empty());
+    }
+
+    #[test]
+    fn permissions_within_the_grant_pass_and_are_inherited() {
+        let callee =
+            format!("on: workflow_call\njobs:\n  j:\n    permissions: {{contents: read}}\n{STEPS}");
+        let e = run(
+            "on: push\npermissions: read-all\njobs:\n  c:\n    uses: ./w.yml\n",
+            &[("./w.yml", &callee)],
+            &Options {
+                permissions_policy: Some(PermissionsPolicy::LimitedRead),
+                ..Options::default()
+            },
+        );
+        assert!(e.diagnostics.is_empty(), "{:?}", messages(&e));
+        assert!(matches!(
+            e.calls[0].permissions,
+            Some(Permissions::ReadAll(_))
+        ));
+        // Without a grant and with an unknown repository policy, nothing is checked.
+        let callee = format!("on: workflow_call\npermissions: write-all\njobs:\n  j:\n{STEPS}");
+        let e = run(
+            "on: push\njobs:\n  c:\n    uses: ./w.yml\n",
+            &[("./w.yml", &callee)],
+            &Options::default(),
+        );
+        assert!(e.diagnostics.is_empty(), "{:?}", messages(&e));
+    }
+}
+
+#[cfg(test)]
+mod fan_out {
+    use super::*;
+
+    #[test]
+    fn fan_out_is_bounded() {
+        // Ten jobs, each calling the same workflow again: 10^9 calls at depth 9 unbounded.
+        let mut callee = String::from("on: workflow_call\njobs:\n");
+        for i in 0..10 {
+            callee.push_str(&format!("  j{i}:\n    uses: ./w.yml\n"));
+        }
+        let wf = Workflow::from_yaml("on: push\njobs:\n  c:\n    uses: ./w.yml\n").unwrap();
+        let count = std::cell::Cell::new(0usize);
+        let load = |_: &str| {
+            count.set(count.get() + 1);
+            Some(Loaded {
+                path: "w.yml".into(),
+                text: callee.clone(),
+            })
+        };
+        let e = expand(&wf, "c.yml", &Options::default(), &load);
+        assert_eq!(count.get(), MAX_EXPANDED_CALLS);
+        assert!(e.diagnostics.iter().all(|d| d.message.contains("depth")));
     }
 }
