@@ -873,3 +873,40 @@ async fn concurrent_transfers_keep_their_data_apart() {
     env.stop().await.unwrap();
     agent.handle.await.unwrap().unwrap();
 }
+
+/// An agent of protocol version 2 (hex inside JSON) greets in plain JSON, as every version
+/// does, and is refused in words it can read; a token does not make it acceptable.
+#[tokio::test]
+async fn an_agent_of_the_previous_version_is_refused_with_the_reason() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_util::codec::{Framed, LengthDelimitedCodec};
+    assert_eq!(PROTOCOL_VERSION, 3);
+    let listener = AgentListener::bind("127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let pending = listener.expect().unwrap();
+    let tcp = tokio::net::TcpStream::connect(listener.local_addr())
+        .await
+        .unwrap();
+    let mut framed = Framed::new(tcp, LengthDelimitedCodec::new());
+    let hello = format!(
+        r#"{{"type":"hello","token":"{}","version":2}}"#,
+        pending.token()
+    );
+    framed.send(bytes::Bytes::from(hello)).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), framed.next())
+        .await
+        .expect("the controller answers")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(&answer).unwrap(),
+        r#"{"type":"rejected","reason":"protocol version 2 is not supported (this controller speaks 3)"}"#
+    );
+    assert!(framed.next().await.is_none(), "the connection is closed");
+    let refused = listener.refused();
+    assert!(
+        refused[0].ends_with("protocol version 2 is not supported (this controller speaks 3)"),
+        "{refused:?}"
+    );
+}
