@@ -233,15 +233,15 @@ impl Cx<'_> {
                 self.diagnostics.push(err(
                     call.uses.span,
                     format!(
-                        "The workflow '{}' is not reusable: it has no 'on.workflow_call' trigger.",
+                        "{}: workflow_call key is not defined in the referenced workflow.",
                         call.uses.value
                     ),
                 ));
                 continue;
             };
-            // Inputs.
+            // Inputs and secrets: names are case-insensitive.
             for (name, input) in &trigger.inputs {
-                if input.required && input.default.is_none() && !call.with.contains_key(name) {
+                if input.required && input.default.is_none() && !has_name(call.with.keys(), name) {
                     self.diagnostics.push(err(
                         call.uses.span,
                         format!("Input {name} is required, but not provided while calling."),
@@ -249,7 +249,12 @@ impl Cx<'_> {
                 }
             }
             for (name, value) in &call.with {
-                let Some(input) = trigger.inputs.get(name) else {
+                let input = trigger
+                    .inputs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, i)| i);
+                let Some(input) = input else {
                     self.diagnostics.push(err(
                         value.span(),
                         format!("Invalid input, {name} is not defined in the referenced workflow."),
@@ -275,7 +280,7 @@ impl Cx<'_> {
             // Secrets.
             if let Some(CallSecrets::Map(given)) = &call.secrets {
                 for (name, value) in given {
-                    if !trigger.secrets.contains_key(name) {
+                    if !has_name(trigger.secrets.keys(), name) {
                         self.diagnostics.push(err(
                             value.span,
                             format!(
@@ -291,7 +296,7 @@ impl Cx<'_> {
                     _ => None,
                 };
                 for (name, secret) in &trigger.secrets {
-                    if secret.required && !given.is_some_and(|g| g.contains_key(name)) {
+                    if secret.required && !given.is_some_and(|g| has_name(g.keys(), name)) {
                         self.diagnostics.push(err(
                             call.uses.span,
                             format!("Secret {name} is required, but not provided while calling."),
@@ -388,6 +393,12 @@ impl Cx<'_> {
     }
 }
 
+/// Whether `names` has `name`, ignoring ASCII case (input and secret names are
+/// case-insensitive).
+fn has_name<'a>(mut names: impl Iterator<Item = &'a String>, name: &str) -> bool {
+    names.any(|k| k.eq_ignore_ascii_case(name))
+}
+
 fn rank(l: PermissionLevel) -> u8 {
     match l {
         PermissionLevel::None => 0,
@@ -480,7 +491,7 @@ mod tests {
         assert_eq!(
             messages(&e),
             [
-                "caller.yml:4:11: The workflow './w.yml' is not reusable: it has no 'on.workflow_call' trigger."
+                "caller.yml:4:11: ./w.yml: workflow_call key is not defined in the referenced workflow."
             ]
         );
         assert!(e.calls.is_empty());
@@ -500,6 +511,13 @@ mod tests {
             messages(&e),
             ["caller.yml:4:11: Input b is required, but not provided while calling."]
         );
+        // Names are case-insensitive, as at run time.
+        let e = run(
+            "on: push\njobs:\n  c:\n    uses: ./w.yml\n    with: {B: 1}\n",
+            &[("./w.yml", &callee)],
+            &Options::default(),
+        );
+        assert!(e.diagnostics.is_empty(), "{:?}", messages(&e));
     }
 
     #[test]
