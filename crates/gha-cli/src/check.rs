@@ -154,10 +154,19 @@ pub fn check_called(
         else {
             return None;
         };
-        let text = std::fs::read_to_string(root.join(&rel)).ok()?;
         let shown = root_shown.join(&rel).display().to_string();
+        let text = match std::fs::read_to_string(root.join(&rel)) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Some(Err(format!(
+                    "Unable to find reusable workflow '{}': {shown} does not exist",
+                    uses.trim()
+                )));
+            }
+            Err(e) => return Some(Err(format!("Cannot read {shown}: {e}"))),
+        };
         texts.borrow_mut().insert(shown.clone(), text.clone());
-        Some(gha_model::reusable::Loaded { path: shown, text })
+        Some(Ok(gha_model::reusable::Loaded { path: shown, text }))
     };
     let out = gha_model::reusable::expand(wf, display, &Default::default(), &load);
     (out.diagnostics, texts.into_inner())

@@ -186,7 +186,7 @@ fn local_reusable_workflow_calls_are_checked_across_files() {
 #[test]
 fn errors_in_a_called_workflow_point_into_it_once() {
     // A nested call: deploy.yml calls inner.yml with an input inner.yml does not define.
-    let caller = "on: push\njobs:\n  a:\n    uses: ./.github/workflows/deploy.yml\n  b:\n    uses: ./.github/workflows/deploy.yml\n";
+    let caller = "on: push\njobs:\n  a:\n    uses: ./.github/workflows/deploy.yml\n  b:\n    uses: ./.github/workflows/deploy.yml\n  c:\n    uses: ./.github/workflows/gone.yml\n  remote:\n    uses: octo/repo/.github/workflows/x.yml@v1\n";
     let deploy = "on: workflow_call\njobs:\n  inner:\n    uses: ./.github/workflows/inner.yml\n    with:\n      nope: 1\n";
     let inner = "on: workflow_call\njobs:\n  x:\n    runs-on: x\n    steps: [{run: echo}]\n";
     let root = temp_repo(
@@ -206,7 +206,21 @@ fn errors_in_a_called_workflow_point_into_it_once() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let items = v.as_array().unwrap();
-    assert_eq!(items.len(), 1, "{v:#}");
+    // Remote callees are not fetched; a missing local one is an error at its `uses:`.
+    assert_eq!(items.len(), 2, "{v:#}");
+    let gone = &items[1];
+    assert_eq!(gone["file"], ci.display().to_string());
+    assert_eq!(
+        (gone["line"].as_u64(), gone["column"].as_u64()),
+        (Some(8), Some(11))
+    );
+    assert_eq!(
+        gone["message"],
+        format!(
+            "Unable to find reusable workflow './.github/workflows/gone.yml': {} does not exist",
+            root.join(".github/workflows/gone.yml").display()
+        )
+    );
     let d = &items[0];
     assert_eq!(
         d["file"],

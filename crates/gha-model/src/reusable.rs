@@ -3,7 +3,9 @@
 //! permissions the called jobs request versus what the caller grants, nesting depth and the job
 //! limit.
 //!
-//! The crate does no I/O: [`expand`] asks a loader callback for each called workflow's text.
+//! The crate does no I/O: [`expand`] asks a loader callback for each called workflow's text
+//! (`None`: not available, the call is not checked; `Some(Err(message))`: it should exist but
+//! cannot be read, an error at the `uses:`).
 //!
 //! ```
 //! use gha_model::reusable::{expand, Loaded, Options};
@@ -11,10 +13,10 @@
 //!     "on: push\njobs:\n  deploy:\n    uses: ./.github/workflows/deploy.yml\n    with:\n      foo: bar\n",
 //! ).unwrap();
 //! let load = |uses: &str| {
-//!     (uses == "./.github/workflows/deploy.yml").then(|| Loaded {
+//!     (uses == "./.github/workflows/deploy.yml").then(|| Ok(Loaded {
 //!         path: ".github/workflows/deploy.yml".into(),
 //!         text: "on: workflow_call\njobs:\n  a:\n    runs-on: x\n    steps: [{run: y}]\n".into(),
-//!     })
+//!     }))
 //! };
 //! let out = expand(&caller, ".github/workflows/ci.yml", &Options::default(), &load);
 //! let d = &out.diagnostics[0];
@@ -127,12 +129,13 @@ const GITHUB_SCOPE_ORDER: &[&str] = &[
 
 /// Expand the reusable-workflow calls of `caller` (named `caller_file` in diagnostics) and
 /// check them across files. `load` returns a called workflow's text for a `uses:` reference,
-/// or `None` when it is not available (that call is then not checked).
+/// `None` when it is not available (that call is then not checked, e.g. a remote workflow
+/// when offline), or `Some(Err(message))` when it cannot be read (reported at the `uses:`).
 pub fn expand(
     caller: &Workflow,
     caller_file: &str,
     options: &Options,
-    load: &dyn Fn(&str) -> Option<Loaded>,
+    load: &dyn Fn(&str) -> Option<Result<Loaded, String>>,
 ) -> Expansion {
     let mut cx = Cx {
         options,
@@ -167,7 +170,7 @@ fn count_jobs(c: &Call) -> usize {
 
 struct Cx<'a> {
     options: &'a Options,
-    load: &'a dyn Fn(&str) -> Option<Loaded>,
+    load: &'a dyn Fn(&str) -> Option<Result<Loaded, String>>,
     diagnostics: Vec<Diagnostic>,
     depth_reported: bool,
     /// Calls expanded so far, bounded by [`MAX_EXPANDED_CALLS`].
@@ -212,8 +215,15 @@ impl Cx<'_> {
                 break;
             }
             self.expanded += 1;
-            let Some(loaded) = (self.load)(&call.uses.value) else {
-                continue;
+            let loaded = match (self.load)(&call.uses.value) {
+                None => continue,
+                Some(Err(message)) => {
+                    self.diagnostics.push(
+                        Diagnostic::error(call.uses.span, codes::REUSABLE, message).with_file(file),
+                    );
+                    continue;
+                }
+                Some(Ok(loaded)) => loaded,
             };
             let (callee, diags) = Workflow::load(&loaded.text);
             let errors: Vec<Diagnostic> = diags
@@ -457,9 +467,14 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         let load = |uses: &str| {
-            files.iter().find(|(k, _)| k == uses).map(|(k, v)| Loaded {
-                path: format!("{k}.path"),
-                text: v.clone(),
+            if uses == "./missing.yml" {
+                return Some(Err("no such file".to_owned()));
+            }
+            files.iter().find(|(k, _)| k == uses).map(|(k, v)| {
+                Ok(Loaded {
+                    path: format!("{k}.path"),
+                    text: v.clone(),
+                })
             })
         };
         expand(&wf, "caller.yml", options, &load)
@@ -542,11 +557,12 @@ mod tests {
             "on:\n  workflow_call:\n    inputs:\n      n: {{type: number}}\n    secrets:\n      s: {{required: true}}\njobs:\n  j:\n{STEPS}"
         );
         let e = run(
-            "on: push\njobs:\n  remote:\n    uses: o/r/.github/workflows/x.yml@v1\n  c:\n    uses: ./w.yml\n    with:\n      n: ${{ github.run_number }}\n    secrets: inherit\n",
+            "on: push\njobs:\n  remote:\n    uses: o/r/.github/workflows/x.yml@v1\n  c:\n    uses: ./w.yml\n    with:\n      n: ${{ github.run_number }}\n    secrets: inherit\n  gone:\n    uses: ./missing.yml\n",
             &[("./w.yml", &callee)],
             &Options::default(),
         );
-        assert!(e.diagnostics.is_empty(), "{:?}", messages(&e));
+        // Only the file the loader says cannot be read is an error.
+        assert_eq!(messages(&e), ["caller.yml:11:11: no such file"]);
         assert_eq!(e.calls.len(), 1);
         assert_eq!(e.calls[0].job_id, "c");
         assert_eq!(e.calls[0].path, "./w.yml.path");
@@ -621,10 +637,10 @@ mod fan_out {
         let count = std::cell::Cell::new(0usize);
         let load = |_: &str| {
             count.set(count.get() + 1);
-            Some(Loaded {
+            Some(Ok(Loaded {
                 path: "w.yml".into(),
                 text: callee.clone(),
-            })
+            }))
         };
         let e = expand(&wf, "c.yml", &Options::default(), &load);
         assert_eq!(count.get(), MAX_EXPANDED_CALLS);

@@ -173,12 +173,12 @@ fn run_with_called(case: &Case) -> Result<(), String> {
         if skip {
             return None;
         }
-        case.called
-            .get(uses)
-            .map(|text| gha_model::reusable::Loaded {
+        case.called.get(uses).map(|text| {
+            Ok(gha_model::reusable::Loaded {
                 path: uses.to_owned(),
                 text: text.clone(),
             })
+        })
     };
     let (wf, diags) = Workflow::load(&case.input);
     let mut ours: Vec<gha_model::Diagnostic> = diags
