@@ -140,13 +140,16 @@ pub fn check_bytes(path: &Path, bytes: &[u8], kind: Option<FileKind>) -> (String
 
 /// Check the reusable-workflow calls of `wf` (the file at `path`, shown as `display`) against
 /// the local workflows they call. Returns the diagnostics (each with its file, as shown) and
-/// the text of every called file read.
+/// the text of every called file read. Local callees are looked up only for a file in a
+/// `.github/workflows` directory (elsewhere the repository is unknown).
 pub fn check_called(
     path: &Path,
     display: &str,
     wf: &Workflow,
 ) -> (Vec<Diagnostic>, BTreeMap<String, String>) {
-    let (root, root_shown) = workflow_repo_root(path, display);
+    let Some((root, root_shown)) = workflow_repo_root(path, display) else {
+        return (Vec::new(), BTreeMap::new());
+    };
     let texts = RefCell::new(BTreeMap::new());
     let load = |uses: &str| {
         let Ok(gha_actions::WorkflowRef::Local { path: rel }) =
@@ -172,26 +175,16 @@ pub fn check_called(
     (out.diagnostics, texts.into_inner())
 }
 
-/// The repository a workflow file belongs to: the directory above its `.github/workflows`,
-/// else the git top level of its directory. Returned as a path to read from and as the
-/// prefix to show (relative when `display` is).
-fn workflow_repo_root(path: &Path, display: &str) -> (PathBuf, PathBuf) {
+/// The repository a workflow file belongs to: the directory above its `.github/workflows`.
+/// Returned as a path to read from and as the prefix to show (relative when `display` is).
+fn workflow_repo_root(path: &Path, display: &str) -> Option<(PathBuf, PathBuf)> {
     let above_workflows = |p: &Path| {
         let dir = p.parent()?;
         let github = dir.parent()?;
         (dir.file_name()? == "workflows" && github.file_name()? == ".github")
             .then(|| github.parent().map(Path::to_path_buf))?
     };
-    if let (Some(root), Some(shown)) = (above_workflows(path), above_workflows(Path::new(display)))
-    {
-        return (root, shown);
-    }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let root = crate::workflows::repo_root(dir);
-    (root.clone(), root)
+    Some((above_workflows(path)?, above_workflows(Path::new(display))?))
 }
 
 /// Action metadata is named `action.yml`/`action.yaml`; anything under

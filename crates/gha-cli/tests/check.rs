@@ -237,5 +237,16 @@ fn errors_in_a_called_workflow_point_into_it_once() {
         "Invalid input, nope is not defined in the referenced workflow."
     );
     assert_eq!(d["code"], "reusable-workflow");
+
+    // Outside a `.github/workflows` directory the repository is unknown: calls are not followed.
+    let elsewhere = root.join("ci.yml");
+    std::fs::copy(&ci, &elsewhere).unwrap();
+    let out = gha().arg("check").arg(&elsewhere).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
