@@ -29,7 +29,9 @@
 use indexmap::IndexMap;
 
 use crate::diagnostic::codes;
-use crate::workflow::{CallSecrets, InputType, Job, PermissionLevel, Permissions, Workflow};
+use crate::workflow::{
+    CallSecrets, Event, InputType, Job, PermissionLevel, Permissions, Workflow, WorkflowCall,
+};
 use crate::{Diagnostic, MaybeExpr, Span};
 
 /// The text of a called workflow, as returned by the loader callback of [`expand`].
@@ -236,84 +238,21 @@ impl Cx<'_> {
             let Some(callee) = callee.filter(|_| !failed) else {
                 continue;
             };
-            let err = |span: Span, msg: String| {
-                Diagnostic::error(span, codes::REUSABLE, msg).with_file(file)
-            };
             let Some(trigger) = callee.on.workflow_call() else {
-                self.diagnostics.push(err(
-                    call.uses.span,
-                    format!(
-                        "{}: workflow_call key is not defined in the referenced workflow.",
-                        call.uses.value
-                    ),
-                ));
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        call.uses.span,
+                        codes::REUSABLE,
+                        format!(
+                            "{}: workflow_call key is not defined in the referenced workflow.",
+                            call.uses.value
+                        ),
+                    )
+                    .with_file(file),
+                );
                 continue;
             };
-            // Inputs and secrets: names are case-insensitive.
-            for (name, input) in &trigger.inputs {
-                if input.required && input.default.is_none() && !has_name(call.with.keys(), name) {
-                    self.diagnostics.push(err(
-                        call.uses.span,
-                        format!("Input {name} is required, but not provided while calling."),
-                    ));
-                }
-            }
-            for (name, value) in &call.with {
-                let input = trigger
-                    .inputs
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, i)| i);
-                let Some(input) = input else {
-                    self.diagnostics.push(err(
-                        value.span(),
-                        format!("Invalid input, {name} is not defined in the referenced workflow."),
-                    ));
-                    continue;
-                };
-                let MaybeExpr::Value(v) = value else { continue };
-                let ty = input.input_type.as_ref().map(|t| t.value);
-                let ok = match ty {
-                    Some(InputType::Boolean) => v.value.is_boolean(),
-                    Some(InputType::Number) => v.value.is_number(),
-                    _ => !v.value.is_object() && !v.value.is_array(),
-                };
-                if !ok {
-                    let shown = match &v.value {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    self.diagnostics
-                        .push(err(v.span, format!("Unexpected value '{shown}'")));
-                }
-            }
-            // Secrets.
-            if let Some(CallSecrets::Map(given)) = &call.secrets {
-                for (name, value) in given {
-                    if !has_name(trigger.secrets.keys(), name) {
-                        self.diagnostics.push(err(
-                            value.span,
-                            format!(
-                                "Invalid secret, {name} is not defined in the referenced workflow."
-                            ),
-                        ));
-                    }
-                }
-            }
-            if !matches!(call.secrets, Some(CallSecrets::Inherit(_))) {
-                let given = match &call.secrets {
-                    Some(CallSecrets::Map(m)) => Some(m),
-                    _ => None,
-                };
-                for (name, secret) in &trigger.secrets {
-                    if secret.required && !given.is_some_and(|g| has_name(g.keys(), name)) {
-                        self.diagnostics.push(err(
-                            call.uses.span,
-                            format!("Secret {name} is required, but not provided while calling."),
-                        ));
-                    }
-                }
-            }
+            self.check_arguments(call, trigger, file);
             // Permissions.
             let granted = job.permissions.as_ref().or(wf_permissions);
             self.check_permissions(job, &call.uses.value, &callee, granted, file);
@@ -330,6 +269,77 @@ impl Cx<'_> {
             });
         }
         out
+    }
+
+    /// The caller's `with:` and `secrets:` against the called workflow's `on.workflow_call`.
+    fn check_arguments(&mut self, call: &WorkflowCall, trigger: &Event, file: &str) {
+        let err =
+            |span: Span, msg: String| Diagnostic::error(span, codes::REUSABLE, msg).with_file(file);
+        // Inputs and secrets: names are case-insensitive.
+        for (name, input) in &trigger.inputs {
+            if input.required && input.default.is_none() && !has_name(call.with.keys(), name) {
+                self.diagnostics.push(err(
+                    call.uses.span,
+                    format!("Input {name} is required, but not provided while calling."),
+                ));
+            }
+        }
+        for (name, value) in &call.with {
+            let input = trigger
+                .inputs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, i)| i);
+            let Some(input) = input else {
+                self.diagnostics.push(err(
+                    value.span(),
+                    format!("Invalid input, {name} is not defined in the referenced workflow."),
+                ));
+                continue;
+            };
+            let MaybeExpr::Value(v) = value else { continue };
+            let ty = input.input_type.as_ref().map(|t| t.value);
+            let ok = match ty {
+                Some(InputType::Boolean) => v.value.is_boolean(),
+                Some(InputType::Number) => v.value.is_number(),
+                _ => !v.value.is_object() && !v.value.is_array(),
+            };
+            if !ok {
+                let shown = match &v.value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                self.diagnostics
+                    .push(err(v.span, format!("Unexpected value '{shown}'")));
+            }
+        }
+        // Secrets.
+        if let Some(CallSecrets::Map(given)) = &call.secrets {
+            for (name, value) in given {
+                if !has_name(trigger.secrets.keys(), name) {
+                    self.diagnostics.push(err(
+                        value.span,
+                        format!(
+                            "Invalid secret, {name} is not defined in the referenced workflow."
+                        ),
+                    ));
+                }
+            }
+        }
+        if !matches!(call.secrets, Some(CallSecrets::Inherit(_))) {
+            let given = match &call.secrets {
+                Some(CallSecrets::Map(m)) => Some(m),
+                _ => None,
+            };
+            for (name, secret) in &trigger.secrets {
+                if secret.required && !given.is_some_and(|g| has_name(g.keys(), name)) {
+                    self.diagnostics.push(err(
+                        call.uses.span,
+                        format!("Secret {name} is required, but not provided while calling."),
+                    ));
+                }
+            }
+        }
     }
 
     /// What the called workflow and its jobs request must not exceed what the calling job
