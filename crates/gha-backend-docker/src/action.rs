@@ -268,6 +268,16 @@ pub(crate) async fn run_action_container(
     if cancel.is_cancelled() {
         return Ok(cancelled_before_start());
     }
+    if !engine.is_local() {
+        // GitHub's mounts are subdirectories of the job's volume (the workspace at
+        // /github/workspace, ...), and the engines this crate supports cannot mount part of a
+        // volume.
+        return Err(BackendError::Unsupported(format!(
+            "Docker action `{}` with a remote Docker engine ({}): its /github/workspace, /github/file_commands and /github/home mounts need directories shared with this machine; run the job with a local engine",
+            req.name,
+            engine.endpoint()
+        )));
+    }
     let image = match &req.image {
         ActionImage::Image(image) => {
             let available = crate::image::ensure(

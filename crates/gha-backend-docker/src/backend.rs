@@ -5,9 +5,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use bollard::models::NetworkCreateRequest;
+use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder,
 };
 use gha_exec::{
     Backend, BackendError, ContainerInfo, HostBackend, HostBackendOptions, JobEnv, JobPaths,
@@ -169,9 +170,17 @@ impl DockerBackend {
         job_key: &str,
         res: &StartState,
     ) -> Result<Started, BackendError> {
-        if !self.engine.is_local() {
+        // A remote engine cannot see this machine's directories: a tracer's tool mounts are
+        // paths here.
+        if !self.engine.is_local() && !spec.tracer_requirements.mounts.is_empty() {
             return Err(BackendError::Unsupported(format!(
-                "a remote Docker engine ({}): the workspace is shared through bind mounts, which need the engine on this machine",
+                "a tracer's mounts of this machine's directories ({}) with a remote Docker engine ({})",
+                spec.tracer_requirements
+                    .mounts
+                    .iter()
+                    .map(|m| m.source.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 self.engine.endpoint()
             )));
         }
@@ -297,7 +306,12 @@ impl DockerBackend {
             temp: format!("{work}/_temp"),
             tool_cache: tool,
             home,
-            host_workspace: host.host_workspace.clone(),
+            // A remote engine's copy is not visible here (steps change it there).
+            host_workspace: if self.engine.is_local() {
+                host.host_workspace.clone()
+            } else {
+                None
+            },
         };
         let host_workspace = host
             .host_workspace
@@ -309,12 +323,36 @@ impl DockerBackend {
             .await
             .map_err(|e| BackendError::io(format!("creating {}", host_home.display()), e))?;
         let host_launch = host_temp.parent().unwrap_or(Path::new("/")).join("_launch");
-        let mounts = vec![
-            (paths.workspace.clone(), host_workspace),
-            (paths.temp.clone(), host_temp),
-            (paths.tool_cache.clone(), PathBuf::from(&host.tool_cache)),
-            (paths.home.clone(), host_home),
-        ];
+        // A remote engine cannot mount this machine's directories: the `work` tree lives in a
+        // volume of the job's, filled through the archive API once the container runs.
+        let remote = !self.engine.is_local();
+        let mounts = if remote {
+            Vec::new()
+        } else {
+            vec![
+                (paths.workspace.clone(), host_workspace.clone()),
+                (paths.temp.clone(), host_temp),
+                (paths.tool_cache.clone(), PathBuf::from(&host.tool_cache)),
+                (paths.home.clone(), host_home),
+            ]
+        };
+        let work_volume = if remote {
+            res.creating.store(true, Ordering::SeqCst);
+            let created = docker
+                .create_volume(VolumeCreateRequest {
+                    name: Some(base_name.to_string()),
+                    labels: Some(job_labels.clone()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| self.engine.error("creating the job's volume", e));
+            res.creating.store(false, Ordering::SeqCst);
+            let name = created?.name;
+            lock(&res.resources).volumes.push(name.clone());
+            Some(name)
+        } else {
+            None
+        };
 
         // The job network, when services need one.
         let network = if spec.services.is_empty() {
@@ -366,9 +404,13 @@ impl DockerBackend {
         for (inside, host) in &mounts {
             job_plan.binds.push(format!("{}:{inside}", host.display()));
         }
-        job_plan
-            .binds
-            .push(format!("{}:{LAUNCH_DIR}", host_launch.display()));
+        if let Some(volume) = &work_volume {
+            job_plan.binds.push(format!("{volume}:{work}"));
+        } else {
+            job_plan
+                .binds
+                .push(format!("{}:{LAUNCH_DIR}", host_launch.display()));
+        }
         if self.options.mount_docker_socket {
             job_plan
                 .binds
@@ -382,7 +424,12 @@ impl DockerBackend {
         let container_id = self
             .create_and_start(base_name, job_plan, res, what)
             .await?;
-        let launcher = if self.options.step_launcher {
+        if remote {
+            self.upload_job_tree(&container_id, &host_workspace, &paths)
+                .await?;
+        }
+        // The launcher needs a directory shared with this machine: none with a remote engine.
+        let launcher = if self.options.step_launcher && !remote {
             Launcher::start(&self.engine, &container_id, &host_launch, LAUNCH_DIR).await?
         } else {
             None
@@ -431,6 +478,36 @@ impl DockerBackend {
             container_id,
             launcher,
         })
+    }
+
+    /// Remote engines: copies the workspace (and empty temp, tool-cache and home directories)
+    /// into the running job container through the archive API.
+    async fn upload_job_tree(
+        &self,
+        container_id: &str,
+        host_workspace: &Path,
+        paths: &JobPaths,
+    ) -> Result<(), BackendError> {
+        let dir = host_workspace.to_path_buf();
+        let tree_paths = paths.clone();
+        let tar =
+            tokio::task::spawn_blocking(move || crate::remote::job_tree_tar(&dir, &tree_paths))
+                .await
+                .map_err(|e| BackendError::Other(e.to_string()))?
+                .map_err(|e| {
+                    BackendError::io(format!("packing {}", host_workspace.display()), e)
+                })?;
+        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path("/")
+            .build();
+        self.engine
+            .docker()
+            .upload_to_container(container_id, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| {
+                self.engine
+                    .error(&format!("copying the workspace to {}", paths.workspace), e)
+            })
     }
 
     async fn create_and_start(
@@ -551,7 +628,7 @@ impl Drop for StartGuard<'_> {
     }
 }
 
-/// Removes the containers, then the networks, labelled with backend instance `instance` and job
+/// Removes the containers, then the networks, then the volumes labelled with backend instance `instance` and job
 /// key `job_key`; the number removed.
 async fn remove_job_objects(
     engine: &Engine,
@@ -591,6 +668,19 @@ async fn remove_job_objects(
         .map_err(|e| engine.error("listing the job's networks", e))?;
     for id in networks.into_iter().filter_map(|n| n.id) {
         if engine.remove_network(&id).await? {
+            removed += 1;
+        }
+    }
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| engine.error("listing the job's volumes", e))?;
+    for v in volumes.volumes.unwrap_or_default() {
+        if engine.remove_volume(&v.name).await? {
             removed += 1;
         }
     }

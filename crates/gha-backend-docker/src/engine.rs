@@ -76,7 +76,16 @@ impl Engine {
         &self.endpoint
     }
 
-    /// Whether the engine runs on this machine, so that bind mounts of local directories work.
+    /// Whether the engine runs on this machine, so that bind mounts of local directories work
+    /// (a `unix://` socket). Otherwise (`tcp://`, `ssh://`, …) jobs copy their files in through
+    /// the archive API and keep them in a volume (see the crate's README, "Remote engines").
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let engine = gha_backend_docker::Engine::connect(Some("tcp://127.0.0.1:2375")).await.unwrap();
+    /// assert!(!engine.is_local());
+    /// # });
+    /// ```
     pub fn is_local(&self) -> bool {
         self.endpoint.starts_with("unix://")
     }
@@ -105,6 +114,20 @@ impl Engine {
                 status_code: 404, ..
             }) => Ok(false),
             Err(e) => Err(self.error(&format!("removing network {id}"), e)),
+        }
+    }
+
+    /// Removes volume `name`. `Ok(false)` when it was already gone.
+    pub async fn remove_volume(&self, name: &str) -> Result<bool, BackendError> {
+        let options = bollard::query_parameters::RemoveVolumeOptionsBuilder::default()
+            .force(true)
+            .build();
+        match self.docker.remove_volume(name, Some(options)).await {
+            Ok(()) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(self.error(&format!("removing volume {name}"), e)),
         }
     }
 

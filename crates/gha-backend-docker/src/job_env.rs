@@ -25,6 +25,8 @@ pub(crate) struct Resources {
     pub containers: Vec<String>,
     /// The job network's id.
     pub network: Option<String>,
+    /// Named volumes (remote engines: the job's `work` tree).
+    pub volumes: Vec<String>,
 }
 
 impl Resources {
@@ -42,13 +44,18 @@ impl Resources {
         {
             first_error.get_or_insert(e);
         }
+        for volume in &self.volumes {
+            if let Err(e) = engine.remove_volume(volume).await {
+                first_error.get_or_insert(e);
+            }
+        }
         first_error.map_or(Ok(()), Err)
     }
     /// [`Resources::remove`] from synchronous code (a `Drop`), on its own thread and runtime,
     /// so that it also works while the caller's runtime is shutting down (a panicking test or
     /// executor). Blocks until done.
     pub(crate) fn remove_blocking(&self, engine: &Engine) {
-        if self.containers.is_empty() && self.network.is_none() {
+        if self.containers.is_empty() && self.network.is_none() && self.volumes.is_empty() {
             return;
         }
         let resources = self.clone();
@@ -72,15 +79,17 @@ impl Resources {
 
 /// A job running in a Docker container. Made by [`DockerBackend`](crate::DockerBackend).
 ///
-/// Paths are container paths. Files under the mounted directories (workspace, temp, tool cache,
-/// home) are read and written on the host side of the bind mount; other paths go through the
-/// engine's archive API.
+/// Paths are container paths. With a local engine, files under the mounted directories
+/// (workspace, temp, tool cache, home) are read and written on the host side of the bind mount;
+/// other paths, and every path with a remote engine (no bind mounts), go through the engine's
+/// archive API.
 pub struct DockerJobEnv {
     pub(crate) engine: Engine,
     pub(crate) container_id: String,
     pub(crate) container_name: String,
     pub(crate) paths: JobPaths,
-    /// (container directory, host directory) pairs of the bind mounts we made.
+    /// (container directory, host directory) pairs of the bind mounts we made (none with a
+    /// remote engine).
     pub(crate) mounts: Vec<(String, PathBuf)>,
     pub(crate) resources: Resources,
     /// The fast path for starting steps, when the image supports it.

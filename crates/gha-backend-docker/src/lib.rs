@@ -49,6 +49,7 @@ mod launcher;
 mod options;
 mod platforms;
 mod prune;
+mod remote;
 
 pub use action::{ACTION_ROLE, PARENT_LABEL};
 pub use backend::{DockerBackend, DockerBackendOptions};
