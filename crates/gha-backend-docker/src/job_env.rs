@@ -286,6 +286,55 @@ impl JobEnv for DockerJobEnv {
             .ok_or_else(|| BackendError::Other(format!("reading {path}: not a regular file")))
     }
 
+    /// With a local engine, the bind-mounted workspace is hashed here. With a remote one, the
+    /// workspace as it is now in the job's volume is downloaded through the archive API,
+    /// unpacked into a scratch directory under the job's host temp directory, hashed there and
+    /// removed.
+    async fn hash_files(&self, patterns: &[String]) -> Result<String, BackendError> {
+        self.ensure_running()?;
+        if self.paths.host_workspace.is_some() {
+            return gha_exec::backend::default_hash_files(&self.paths, patterns).await;
+        }
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(&self.paths.workspace)
+            .build();
+        let mut stream = self
+            .engine
+            .docker()
+            .download_from_container(&self.container_id, Some(options));
+        let mut tar = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let bytes = chunk.map_err(|e| {
+                self.engine
+                    .error(&format!("hashFiles: reading {}", self.paths.workspace), e)
+            })?;
+            tar.extend_from_slice(&bytes);
+        }
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let scratch = PathBuf::from(&self.host_dirs.paths().temp)
+            .join(format!("_hashfiles-{}", N.fetch_add(1, Ordering::Relaxed)));
+        let name = self
+            .paths
+            .workspace
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let patterns = patterns.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let unpacked = tar::Archive::new(tar.as_slice()).unpack(&scratch);
+            let result = match unpacked {
+                Ok(()) => gha_exec::hash_files::hash_files(&scratch.join(&name), &patterns)
+                    .map_err(BackendError::Other),
+                Err(e) => Err(BackendError::io("hashFiles: unpacking the workspace", e)),
+            };
+            let _ = std::fs::remove_dir_all(&scratch);
+            result
+        })
+        .await
+        .map_err(|e| BackendError::Other(format!("hashFiles panicked: {e}")))?
+    }
+
     async fn provide_action_dir(
         &self,
         host_dir: &std::path::Path,

@@ -221,6 +221,14 @@ async fn a_job_on_a_remote_engine_has_its_files_in_a_volume_and_leaves_nothing()
     assert_eq!(job.read_file(&github_env).await.unwrap(), b"GREETING=hi\n");
     assert_eq!(job.read_file(&github_output).await.unwrap(), b"answer=42\n");
 
+    // hashFiles sees the workspace as the steps left it, not the copy made at the start.
+    let before = job.hash_files(&["**/*.txt".into()]).await.unwrap();
+    assert_eq!(before.len(), 64, "{before}");
+    run(&*job, "echo changed > sub/data.txt").await;
+    let after = job.hash_files(&["**/*.txt".into()]).await.unwrap();
+    assert_ne!(before, after, "hashFiles did not see the step's change");
+    assert_eq!(job.hash_files(&["*.nothing".into()]).await.unwrap(), "");
+
     // The service, by its host name.
     let lines = run(
         &*job,
