@@ -10,7 +10,7 @@ use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, BuildImageOptionsBuilder, CreateContainerOptionsBuilder,
-    KillContainerOptionsBuilder, ListContainersOptionsBuilder, UploadToContainerOptionsBuilder,
+    KillContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use gha_exec::action_container::{self, ActionContainer, ActionImage};
@@ -202,23 +202,10 @@ impl Drop for RemoveOnDrop {
         if !self.armed {
             return;
         }
-        let endpoint = self.engine.endpoint().to_string();
         let id = self.id.clone();
-        // Its own thread and runtime: the caller's runtime may be shutting down.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(engine) = Engine::connect(Some(&endpoint)).await {
-                    let _ = remove(&engine, &id).await;
-                }
-            });
-        })
-        .join();
+        self.engine.cleanup_blocking(move |engine| async move {
+            let _ = remove(&engine, &id).await;
+        });
     }
 }
 
@@ -228,20 +215,9 @@ async fn remove(engine: &Engine, id: &str) -> Result<(), BackendError> {
 
 /// Removes the Docker-action containers of job container `parent` that are still there.
 pub(crate) async fn remove_leftovers(engine: &Engine, parent: &str) -> Result<(), BackendError> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{PARENT_LABEL}={parent}")],
-    )]);
     let list = engine
-        .docker()
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(|e| engine.error("listing action containers", e))?;
+        .containers_labelled(&[format!("{PARENT_LABEL}={parent}")], "action containers")
+        .await?;
     for c in list {
         if let Some(id) = c.id {
             remove(engine, &id).await?;

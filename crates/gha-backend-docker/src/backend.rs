@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    ListVolumesOptionsBuilder,
+    CreateContainerOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
 };
 use gha_exec::{
     Backend, BackendError, ContainerInfo, HostBackend, HostBackendOptions, JobEnv, JobPaths,
@@ -594,37 +593,22 @@ impl Drop for StartGuard<'_> {
         }
         let resources = lock(&self.state.resources).clone();
         let in_flight = self.state.creating.load(Ordering::SeqCst);
-        let endpoint = self.engine.endpoint().to_string();
         let instance = self.instance.to_string();
         let job_key = self.job_key.to_string();
-        // Its own thread and runtime: the caller's runtime may be shutting down (a dropped
-        // executor future, a panicking test), and the process may exit right after the drop.
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                let Ok(engine) = Engine::connect(Some(&endpoint)).await else {
-                    return;
-                };
-                let _ = resources.remove(&engine).await;
-                let deadline = tokio::time::Instant::now() + IN_FLIGHT_GRACE;
-                loop {
-                    let removed = remove_job_objects(&engine, &instance, &job_key)
-                        .await
-                        .unwrap_or(0);
-                    // One create at a time: once the in-flight object is found, that is all.
-                    if !in_flight || removed > 0 || tokio::time::Instant::now() >= deadline {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        self.engine.cleanup_blocking(move |engine| async move {
+            let _ = resources.remove(&engine).await;
+            let deadline = tokio::time::Instant::now() + IN_FLIGHT_GRACE;
+            loop {
+                let removed = remove_job_objects(&engine, &instance, &job_key)
+                    .await
+                    .unwrap_or(0);
+                // One create at a time: once the in-flight object is found, that is all.
+                if !in_flight || removed > 0 || tokio::time::Instant::now() >= deadline {
+                    break;
                 }
-            });
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
         });
-        let _ = cleanup.join();
     }
 }
 
@@ -635,24 +619,16 @@ async fn remove_job_objects(
     instance: &str,
     job_key: &str,
 ) -> Result<usize, BackendError> {
-    let filters = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![
-            format!("{}={instance}", labels::INSTANCE),
-            format!("{}={job_key}", labels::JOB),
-        ],
-    )]);
+    let wanted = vec![
+        format!("{}={instance}", labels::INSTANCE),
+        format!("{}={job_key}", labels::JOB),
+    ];
+    let filters = std::collections::HashMap::from([("label".to_string(), wanted.clone())]);
     let docker = engine.docker();
     let mut removed = 0;
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(|e| engine.error("listing the job's containers", e))?;
+    let containers = engine
+        .containers_labelled(&wanted, "the job's containers")
+        .await?;
     for id in containers.into_iter().filter_map(|c| c.id) {
         if engine.force_remove_container(&id).await? {
             removed += 1;

@@ -90,6 +90,50 @@ impl Engine {
         self.endpoint.starts_with("unix://")
     }
 
+    /// The containers (running or not) that carry every label of `labels` (`key=value`);
+    /// `what` names them in an error.
+    pub async fn containers_labelled(
+        &self,
+        labels: &[String],
+        what: &str,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, BackendError> {
+        let filters = std::collections::HashMap::from([("label".to_string(), labels.to_vec())]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        self.docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.error(&format!("listing {what}"), e))
+    }
+
+    /// Runs `cleanup` with a fresh connection to this engine on its own thread and runtime,
+    /// and waits for it: for `Drop` implementations, which may run while the caller's runtime
+    /// is shutting down (a dropped executor future, a panicking test) or right before the
+    /// process exits. Nothing happens when the engine cannot be reached.
+    pub(crate) fn cleanup_blocking<F, Fut>(&self, cleanup: F)
+    where
+        F: FnOnce(Engine) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let endpoint = self.endpoint.clone();
+        let worker = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(engine) = Engine::connect(Some(&endpoint)).await {
+                    cleanup(engine).await;
+                }
+            });
+        });
+        let _ = worker.join();
+    }
+
     /// Removes container `id` (running or not) with its anonymous volumes. `Ok(false)` when it
     /// was already gone.
     pub async fn force_remove_container(&self, id: &str) -> Result<bool, BackendError> {

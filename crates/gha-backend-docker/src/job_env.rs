@@ -59,21 +59,9 @@ impl Resources {
             return;
         }
         let resources = self.clone();
-        let endpoint = engine.endpoint().to_string();
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok(engine) = Engine::connect(Some(&endpoint)).await {
-                    let _ = resources.remove(&engine).await;
-                }
-            });
+        engine.cleanup_blocking(move |engine| async move {
+            let _ = resources.remove(&engine).await;
         });
-        let _ = cleanup.join();
     }
 }
 

@@ -3,8 +3,7 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveVolumeOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use gha_exec::BackendError;
 
@@ -52,19 +51,11 @@ pub async fn prune(engine: &Engine, filter: &PruneFilter) -> Result<PruneReport,
     if let Some(instance) = &filter.instance {
         wanted.push(format!("{}={instance}", labels::INSTANCE));
     }
-    let filters = HashMap::from([("label".to_string(), wanted)]);
+    let filters = HashMap::from([("label".to_string(), wanted.clone())]);
     let docker = engine.docker();
     let mut report = PruneReport::default();
 
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(|e| engine.error("listing containers", e))?;
+    let containers = engine.containers_labelled(&wanted, "containers").await?;
     for c in containers {
         let Some(id) = c.id else { continue };
         let name = c
