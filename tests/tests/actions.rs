@@ -511,16 +511,28 @@ fn reusable_workflow_errors(backend) {
     );
     gha.write(
         ".github/workflows/ci.yml",
-        "on: push\njobs:\n  bad:\n    uses: ./.github/workflows/push.yml\n  missing:\n    uses: octo/nope/.github/workflows/x.yml@v1\n",
+        "on: push\njobs:\n  bad:\n    uses: ./.github/workflows/push.yml\n  other:\n    runs-on: ubuntu-latest\n    steps: [{run: echo other-ran}]\n",
+    );
+    gha.write(
+        ".github/workflows/remote.yml",
+        "on: push\njobs:\n  missing:\n    uses: octo/nope/.github/workflows/x.yml@v1\n",
     );
     gha.commit();
+    // A local callee GitHub would reject rejects the whole file before any job runs (exit 2,
+    // at the `uses:`), as GitHub's "Invalid workflow file".
     let r = run(&gha, &gh, cache.path(), &["-W", ".github/workflows/ci.yml"]);
     let all = r.all_output();
-    assert_eq!(r.code(), 1, "{all}");
+    assert_eq!(r.code(), 2, "{all}");
     assert!(
-        all.contains("workflow_call key is not defined in the referenced workflow."),
+        all.contains("./.github/workflows/push.yml: workflow_call key is not defined in the referenced workflow."),
         "{all}"
     );
+    assert!(all.contains(".github/workflows/ci.yml:4:11"), "{all}");
+    assert!(!all.contains("other-ran"), "{all}");
+    // A remote callee is resolved as the run reaches it: that job fails.
+    let r = run(&gha, &gh, cache.path(), &["-W", ".github/workflows/remote.yml"]);
+    let all = r.all_output();
+    assert_eq!(r.code(), 1, "{all}");
     assert!(
         all.contains(
             "Unable to resolve action `octo/nope/.github/workflows/x.yml@v1`, repository not found"

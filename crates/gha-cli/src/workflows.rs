@@ -88,11 +88,32 @@ pub fn load(repo: &Path, files: &[PathBuf]) -> Result<Vec<WorkflowFile>, String>
         match Workflow::from_yaml(&text) {
             Ok(workflow) => {
                 let file = WorkflowFile {
-                    path: shown,
+                    path: shown.clone(),
                     workflow,
                 };
                 if let Err(e) = check_called_workflows(repo, &file) {
                     errors.push_str(&e);
+                } else {
+                    // As GitHub, a call it would reject (inputs, secrets, permissions, a local
+                    // callee that is missing or not reusable) rejects the file before any job
+                    // runs; remote callees are resolved, and checked, as the run reaches them.
+                    let (called, texts) = crate::check::check_called(f, &shown, &file.workflow);
+                    for d in called.iter().filter(|d| d.is_error()) {
+                        let at = d.file.as_deref().unwrap_or(&shown);
+                        let source = if at == shown {
+                            text.as_str()
+                        } else {
+                            texts.get(at).map_or("", String::as_str)
+                        };
+                        errors.push_str(&crate::check::render_human(
+                            at,
+                            &SourceMap::new(source),
+                            d,
+                        ));
+                        if !errors.ends_with('\n') {
+                            errors.push('\n');
+                        }
+                    }
                 }
                 out.push(file);
             }
@@ -276,6 +297,11 @@ mod tests {
             top.push_str(&format!(
                 "  c{i}:\n    uses: ./.github/workflows/leaf{i}.yml\n"
             ));
+            std::fs::write(
+                wf.join(format!("leaf{i}.yml")),
+                "on: workflow_call\njobs:\n  a:\n    runs-on: x\n    steps: [{run: echo}]\n",
+            )
+            .unwrap();
         }
         std::fs::write(wf.join("w0.yml"), &top).unwrap();
         let err = load_top(dir.path()).unwrap_err();
