@@ -53,13 +53,20 @@ pub struct WorkflowCommand {
 }
 
 impl WorkflowCommand {
-    /// Parses one output line; `None` when it is not a (known) workflow command.
+    /// Parses one output line; `None` when it is not a (known) workflow command. Command
+    /// names are matched without regard to ASCII case, as the runner does (`::WARNING::x` is a
+    /// warning); `name` is then the lower-case name.
+    ///
+    /// ```
+    /// use gha_exec::commands::WorkflowCommand;
+    /// assert_eq!(WorkflowCommand::parse("::Add-Mask::s").unwrap().name, "add-mask");
+    /// ```
     pub fn parse(line: &str) -> Option<WorkflowCommand> {
         let (name, props, message) = split_command(line)?;
-        if !KNOWN_COMMANDS.contains(&name) {
-            return None;
-        }
-        Some(WorkflowCommand::from_parts(name, props, message))
+        let known = KNOWN_COMMANDS
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(name))?;
+        Some(WorkflowCommand::from_parts(known, props, message))
     }
 
     /// Parses a line as a command with any name (used for the `::TOKEN::` that resumes after

@@ -218,7 +218,7 @@ impl LogSink for StepOutput<'_> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(token) = &state.stop_token {
             let resumes = WorkflowCommand::parse_any(line)
-                .is_some_and(|c| &c.name == token && c.properties.is_empty());
+                .is_some_and(|c| c.name.eq_ignore_ascii_case(token) && c.properties.is_empty());
             if resumes {
                 state.stop_token = None;
                 self.log(stream, line);
@@ -285,6 +285,33 @@ mod tests {
                 other => format!("{other:?}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn command_names_ignore_case_as_the_runner() {
+        let (ev, _) = run(
+            &[
+                "::WARNING::loud",
+                "::Add-Mask::hush",
+                "hush is masked",
+                "::stop-commands::Tok",
+                "::warning::inert",
+                "::TOK::",
+                "::Warning::live again",
+            ],
+            false,
+        );
+        assert_eq!(
+            texts(&ev),
+            [
+                "warning loud",
+                "log *** is masked",
+                "log ::stop-commands::Tok",
+                "log ::warning::inert",
+                "log ::TOK::",
+                "warning live again"
+            ]
+        );
     }
 
     #[test]
