@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
+use bollard::query_parameters::ListContainersOptionsBuilder;
 use gha_backend_docker::{Engine, labels};
 use gha_exec::{Backend, ContainerSpec, ServiceSpec};
 
@@ -181,40 +181,13 @@ impl Drop for Gha {
     }
 }
 
-/// Containers and networks labelled with run id `run_id`, waiting up to 5 s for them to go.
+/// Containers, networks and volumes labelled with run id `run_id`, waiting up to 5 s for them
+/// to go.
 async fn run_leftovers(engine: &Engine, run_id: &str) -> Vec<String> {
-    let filters = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![format!("{}={run_id}", labels::RUN_ID)],
-    )]);
+    let label = format!("{}={run_id}", labels::RUN_ID);
     let mut names = Vec::new();
     for _ in 0..50 {
-        names.clear();
-        let containers = engine
-            .docker()
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .unwrap();
-        names.extend(
-            containers
-                .into_iter()
-                .flat_map(|c| c.names.unwrap_or_default()),
-        );
-        let networks = engine
-            .docker()
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .unwrap();
-        names.extend(networks.into_iter().filter_map(|n| n.name));
+        names = common::labelled_leftovers(engine, &label).await;
         if names.is_empty() {
             break;
         }

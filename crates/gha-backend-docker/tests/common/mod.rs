@@ -102,10 +102,13 @@ pub async fn start_err(backend: &DockerBackend, spec: &JobSpec) -> gha_exec::Bac
 
 /// Names of containers, networks and volumes of backend instance `instance` still on the engine.
 pub async fn leftovers(engine: &Engine, instance: &str) -> Vec<String> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{}={instance}", labels::INSTANCE)],
-    )]);
+    labelled_leftovers(engine, &format!("{}={instance}", labels::INSTANCE)).await
+}
+
+/// Names of containers, networks and volumes carrying `label` (`key=value`) still on the engine.
+#[allow(dead_code)] // not every test file uses it
+pub async fn labelled_leftovers(engine: &Engine, label: &str) -> Vec<String> {
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
     let mut names = Vec::new();
     let containers = engine
         .docker()
